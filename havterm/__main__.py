@@ -1,0 +1,5 @@
+"""Allow ``python -m havterm``."""
+
+from havterm.cli import main
+
+raise SystemExit(main())

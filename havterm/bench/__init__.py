@@ -1,0 +1,1 @@
+"""Benchmarks that print their numbers (``havterm bench ...``)."""
