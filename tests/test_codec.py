@@ -421,3 +421,23 @@ def test_decode_never_raises_on_mutated_real_frames(frame: bytes) -> None:
 def test_decode_accepts_str_and_bytes_alike() -> None:
     frame = REAL_FRAMES[3]
     assert codec.decode(frame) == codec.decode(frame.decode())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_frames())
+def test_fast_book_path_agrees_with_the_typed_decoder(frame: bytes) -> None:
+    """The book fast path is an optimisation only: whatever it accepts, the typed path agrees."""
+    fast = codec.decode(frame)
+    typed = codec._decode_typed(frame)
+    if all(isinstance(e, BookMessage) for e in fast):
+        assert fast == typed
+    else:
+        assert all(isinstance(e, DecodeError) for e in typed) == all(
+            isinstance(e, DecodeError) for e in fast
+        )
+
+
+def test_fast_path_equals_typed_path_on_every_real_frame() -> None:
+    for path in sorted(Path(KRAKEN_DATA).glob("*.jsonl")):
+        for line in path.read_bytes().splitlines():
+            assert codec.decode(line) == codec._decode_typed(line)

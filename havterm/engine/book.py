@@ -47,7 +47,12 @@ class PrecisionSource(enum.Enum):
 
 
 class _Side:
-    """One side of the book; ``sign`` is +1 for asks and -1 for bids."""
+    """One side of the book; ``sign`` is +1 for asks and -1 for bids.
+
+    ``pieces[i]`` is the checksum text of ``keys[i]`` (or None when the level
+    has not been inside the top 10 since it last changed), kept aligned with
+    ``keys`` so that the top-10 text is one ``join`` of a slice.
+    """
 
     __slots__ = ("crc", "keys", "pieces", "qty", "sign", "text")
 
@@ -55,7 +60,7 @@ class _Side:
         self.sign = sign
         self.keys: list[int] = []
         self.qty: dict[int, int] = {}
-        self.pieces: dict[int, str] = {}
+        self.pieces: list[str | None] = []
         self.text = b""
         self.crc = 0
 
@@ -65,27 +70,27 @@ class _Side:
         self.pieces.clear()
 
     def refresh_text(self) -> None:
-        """Rebuild the checksum text of the top 10 levels from the piece cache."""
+        """Rebuild the checksum text of the top 10 levels."""
         pieces = self.pieces
-        qty = self.qty
-        sign = self.sign
-        parts = []
-        for k in self.keys[:_TOP]:
-            piece = pieces.get(k)
-            if piece is None:
-                piece = pieces[k] = f"{k * sign}{qty[k]}"
-            parts.append(piece)
-        self.text = "".join(parts).encode("ascii")
+        top = pieces[:_TOP]
+        if None in top:
+            keys = self.keys
+            qty = self.qty
+            sign = self.sign
+            for i, piece in enumerate(top):
+                if piece is None:
+                    k = keys[i]
+                    pieces[i] = top[i] = f"{k * sign}{qty[k]}"
+        self.text = "".join(top).encode("ascii")  # type: ignore[arg-type]
 
     def truncate(self, depth: int) -> None:
         keys = self.keys
         if len(keys) > depth:
             qty = self.qty
-            pieces = self.pieces
             for k in keys[depth:]:
                 del qty[k]
-                pieces.pop(k, None)
             del keys[depth:]
+            del self.pieces[depth:]
 
     def levels(self, n: int | None = None) -> list[tuple[int, int]]:
         """Best-first ``(price_ticks, qty_lots)`` pairs."""
@@ -176,6 +181,7 @@ class L2Book:
                 k = t2 * side.sign
                 side.keys.append(k)
                 side.qty[k] = q2
+                side.pieces.append(None)
             side.keys.sort()
         self.price_precision = price_precision
         self.qty_precision = qty_precision
@@ -261,22 +267,28 @@ class L2Book:
             if q == 0:
                 if k in qty:
                     del qty[k]
-                    pieces.pop(k, None)
                     i = bisect_left(keys, k)
                     del keys[i]
+                    del pieces[i]
                     if i < _TOP:
                         dirty = True
             elif k in qty:
                 qty[k] = q
-                pieces.pop(k, None)
-                if not dirty and (len(keys) <= _TOP or k <= keys[_TOP - 1]):
+                i = bisect_left(keys, k)
+                if i < _TOP:
+                    pieces[i] = f"{t}{q}"
                     dirty = True
+                else:
+                    pieces[i] = None
             else:
                 i = bisect_left(keys, k)
                 keys.insert(i, k)
                 qty[k] = q
                 if i < _TOP:
+                    pieces.insert(i, f"{t}{q}")
                     dirty = True
+                else:
+                    pieces.insert(i, None)
         return dirty
 
     def _verify(self, msg: BookMessage, ask_dirty: bool, bid_dirty: bool) -> bool:
@@ -409,8 +421,9 @@ class L2Book:
             assert len(keys) <= self.depth, "side deeper than subscribed depth"
             assert all(q > 0 for q in side.qty.values()), "zero or negative quantity"
             assert all(k * side.sign > 0 for k in keys), "non-positive price"
-            for k, piece in side.pieces.items():
-                assert piece == f"{k * side.sign}{side.qty[k]}", "stale checksum piece"
+            assert len(side.pieces) == len(keys), "pieces not aligned with keys"
+            for k, piece in zip(keys, side.pieces, strict=True):
+                assert piece is None or piece == f"{k * side.sign}{side.qty[k]}", "stale piece"
             expect = "".join(f"{k * side.sign}{side.qty[k]}" for k in keys[:_TOP])
             if self.state is BookState.SYNCED:
                 assert side.text.decode() == expect, "stale checksum text"

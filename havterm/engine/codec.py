@@ -273,12 +273,121 @@ def _excerpt(frame: str | bytes) -> str:
     return frame[:RAW_EXCERPT]
 
 
+# ------------------------------------------------------------------ the book fast path
+#
+# Book updates are most of what arrives, so they get a path of their own. One
+# untyped msgspec pass with ``float_hook=str`` hands every JSON number over as
+# its exact text; prices (and many quantities) repeat, so the text is parsed
+# to ``(units, scale)`` once and looked up after that. Anything unexpected
+# abandons the fast path and the typed path below decodes the frame again and
+# names the problem precisely.
+
+_fast_decoder = msgspec.json.Decoder(float_hook=str)
+_TOKENS: dict[str, tuple[int, int]] = {}
+_TOKEN_CACHE_LIMIT = 100_000
+
+
+class _Fallback(Exception):
+    """Internal: leave the fast path; the typed path will explain."""
+
+
+def _token(tok: object) -> tuple[int, int]:
+    if type(tok) is str:
+        hit = _TOKENS.get(tok)
+        if hit is not None:
+            return hit
+        whole, _, frac = tok.partition(".")
+        if not (tok.isascii() and whole.lstrip("-").isdigit() and (not frac or frac.isdigit())):
+            raise _Fallback
+        parsed = (int(whole + frac), len(frac)) if frac else (int(whole), 0)
+        if len(_TOKENS) >= _TOKEN_CACHE_LIMIT:
+            _TOKENS.clear()
+        _TOKENS[tok] = parsed
+        return parsed
+    if type(tok) is int:
+        return tok, 0
+    raise _Fallback
+
+
+def _qty_token(tok: object) -> tuple[int, int]:
+    # Quantities rarely repeat (apart from zero), so they are parsed, not cached.
+    if type(tok) is str:
+        whole, _, frac = tok.partition(".")
+        if frac:
+            if whole.isdigit() and frac.isdigit() and tok.isascii():
+                return int(whole + frac), len(frac)
+        elif whole.isdigit() and tok.isascii():
+            return int(whole), 0
+        raise _Fallback
+    if type(tok) is int:
+        return tok, 0
+    raise _Fallback
+
+
+def _fast_levels(levels: object) -> tuple[Level, ...]:
+    if type(levels) is not list:
+        raise _Fallback
+    out = []
+    for lv in levels:
+        if type(lv) is not dict:
+            raise _Fallback
+        pu, ps = _token(lv["price"])
+        qu, qs = _qty_token(lv["qty"])
+        if pu <= 0 or qu < 0:
+            raise _Fallback
+        out.append(Level(pu, ps, qu, qs))
+    return tuple(out)
+
+
+def _fast_book(obj: dict[str, Any]) -> list[Event]:
+    typ = obj.get("type")
+    if typ == "update":
+        snap = False
+    elif typ == "snapshot":
+        snap = True
+    else:
+        raise _Fallback
+    data = obj.get("data")
+    if type(data) is not list:
+        raise _Fallback
+    out: list[Event] = []
+    for d in data:
+        symbol = d["symbol"]
+        checksum = d["checksum"]
+        ts = d.get("timestamp")
+        if type(symbol) is not str or type(checksum) is not int or (ts is not None and type(ts) is not str):
+            raise _Fallback
+        out.append(
+            BookMessage(
+                symbol, snap, _fast_levels(d.get("bids", [])), _fast_levels(d.get("asks", [])),
+                checksum, ts,
+            )
+        )
+    return out
+
+
 def decode(frame: str | bytes) -> list[Event]:
     """Decode one frame into its events; never raises.
 
     A ``book`` or ``level3`` frame gives one event per symbol in ``data``;
     every other frame gives exactly one event.
     """
+    try:
+        obj = _fast_decoder.decode(frame)
+    except msgspec.DecodeError as exc:
+        return [DecodeError(f"invalid JSON: {exc}", _excerpt(frame))]
+    except (RecursionError, UnicodeDecodeError) as exc:
+        return [DecodeError(f"invalid JSON: {type(exc).__name__}", _excerpt(frame))]
+    if type(obj) is dict and obj.get("channel") == "book":
+        try:
+            return _fast_book(obj)
+        except (_Fallback, KeyError, TypeError, AttributeError):
+            pass
+    return _decode_typed(frame)
+
+
+def _decode_typed(frame: str | bytes) -> list[Event]:
+    """The exact, typed decoder: every field checked, every problem named."""
     channel: str | None = None
     try:
         env = _envelope_decoder.decode(frame)

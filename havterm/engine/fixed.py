@@ -17,7 +17,7 @@ POW10: tuple[int, ...] = tuple(10**i for i in range(64))
 """Powers of ten, looked up instead of computed on the hot path."""
 
 MAX_SCALE = 30
-"""More fractional digits than any Kraken pair uses; guards against `1e-999`."""
+"""More digits than any Kraken number has; guards against ``1e-999`` and ``1e999999999``."""
 
 
 class PrecisionError(ValueError):
@@ -57,6 +57,8 @@ def decimal_to_units(d: Decimal) -> tuple[int, int]:
     if sign:
         units = -units
     if exponent >= 0:
+        if exponent > MAX_SCALE:
+            raise ValueError(f"too large: {d}")
         return units * 10**exponent, 0
     scale = -exponent
     if scale > MAX_SCALE:
