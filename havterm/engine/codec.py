@@ -359,8 +359,12 @@ def _fast_book(obj: dict[str, Any]) -> list[Event]:
             raise _Fallback
         out.append(
             BookMessage(
-                symbol, snap, _fast_levels(d.get("bids", [])), _fast_levels(d.get("asks", [])),
-                checksum, ts,
+                symbol,
+                snap,
+                _fast_levels(d.get("bids", [])),
+                _fast_levels(d.get("asks", [])),
+                checksum,
+                ts,
             )
         )
     return out

@@ -1,0 +1,41 @@
+"""Loopback helpers: an embedded exchange, a client pointed at it, and awaiting conditions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from havterm.engine.client import ClientConfig, KrakenClient
+from havterm.engine.protocol import SessionConfig
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> float:
+    """Await until ``predicate()`` is true; return how long it took. Fails after ``timeout``."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - start
+
+
+def client_for(ex: Any, symbols: list[str], **overrides: Any) -> KrakenClient:
+    """A client on the exchange's public endpoint with test-sized timeouts."""
+    session = SessionConfig(
+        heartbeat_timeout_s=overrides.pop("heartbeat_timeout_s", 3.0),
+        silent_subscription_s=overrides.pop("silent_subscription_s", 1.0),
+        ack_timeout_s=overrides.pop("ack_timeout_s", 2.0),
+        max_resyncs=overrides.pop("max_resyncs", 3),
+        healthy_after=overrides.pop("healthy_after", 20),
+    )
+    cfg = ClientConfig(
+        symbols=symbols,
+        url=ex.endpoints["ws"],
+        session=session,
+        backoff_base_s=0.05,
+        backoff_cap_s=0.5,
+        **overrides,
+    )
+    return KrakenClient(cfg)
