@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--online"):
-        return
-    skip = pytest.mark.skip(reason="needs live Kraken; run with --online")
+    """Skip ``online`` tests unless --online, and ``slow`` soaks unless -m slow or HAVTERM_SLOW=1."""
+    online = config.getoption("--online")
+    markexpr = config.getoption("markexpr", "") or ""
+    slow = "slow" in markexpr or os.environ.get("HAVTERM_SLOW") == "1"
+    skip_online = pytest.mark.skip(reason="needs live Kraken; run with --online")
+    skip_slow = pytest.mark.skip(reason="slow soak; run with -m slow or HAVTERM_SLOW=1")
     for item in items:
-        if "online" in item.keywords:
-            item.add_marker(skip)
+        if "online" in item.keywords and not online:
+            item.add_marker(skip_online)
+        if "slow" in item.keywords and not slow:
+            item.add_marker(skip_slow)
 
 
 @pytest.fixture

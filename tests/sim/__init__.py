@@ -1,0 +1,1 @@
+"""Loopback tests for the embedded exchange (havterm.sim)."""
