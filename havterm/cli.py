@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--seed", type=int, default=7)
     be.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
+    from havterm.tail_cli import add_tail_parser
+
+    add_tail_parser(sub)
+
     try:
         from havterm.sim.cli import add_parser as add_sim_parser
     except ImportError:
@@ -92,6 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from havterm.bench.engine_bench import run_engine_bench
 
             return run_engine_bench(args.messages, args.seed, args.json)
+        if args.command in ("tail", "record", "replay"):
+            from havterm import tail_cli
+
+            runner = {"tail": tail_cli.run_tail, "record": tail_cli.run_record, "replay": tail_cli.run_replay}
+            return runner[args.command](args)
         if args.command == "sim":
             from havterm.sim.cli import run as run_sim
 
@@ -103,3 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``havterm tail ... | head``): exit quietly, as Unix tools do.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
