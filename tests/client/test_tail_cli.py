@@ -15,9 +15,21 @@ import pytest
 def sim() -> Iterator[dict[str, str]]:
     """A ``havterm sim`` process with faults: checksums corrupted now and then, disconnects."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "havterm", "sim", "--seed", "5", "--rate", "400",
-         "--faults", "corrupt_checksum=0.02,disconnect_every=1.5,close_code=1006"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "havterm",
+            "sim",
+            "--seed",
+            "5",
+            "--rate",
+            "400",
+            "--faults",
+            "corrupt_checksum=0.02,disconnect_every=1.5,close_code=1006",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -30,8 +42,9 @@ def sim() -> Iterator[dict[str, str]]:
 
 
 def havterm(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "havterm", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "havterm", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_tail_stats_show_recoveries_against_a_faulty_sim(sim: dict[str, str]) -> None:
@@ -39,8 +52,15 @@ def test_tail_stats_show_recoveries_against_a_faulty_sim(sim: dict[str, str]) ->
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr
     stats = json.loads(res.stdout.strip().splitlines()[-1])
-    assert set(stats) >= {"messages", "checksums_verified", "checksum_mismatches", "resyncs",
-                          "reconnects", "books", "latency_ms"}
+    assert set(stats) >= {
+        "messages",
+        "checksums_verified",
+        "checksum_mismatches",
+        "resyncs",
+        "reconnects",
+        "books",
+        "latency_ms",
+    }
     assert stats["reconnects"] >= 2  # a disconnect every 1.5 s
     assert stats["checksum_mismatches"] >= 1 and stats["resyncs"] >= 1
     assert stats["checksums_verified"] > 100
@@ -56,8 +76,19 @@ def test_tail_stats_show_recoveries_against_a_faulty_sim(sim: dict[str, str]) ->
 
 def test_record_verify_replay_round_trip(sim: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "rec.jsonl"
-    res = havterm("record", "BTC/USD", "XRP/USD", "--url", sim["ws"], "--depth", "25",
-                  "--duration", "2", "--out", str(out))
+    res = havterm(
+        "record",
+        "BTC/USD",
+        "XRP/USD",
+        "--url",
+        sim["ws"],
+        "--depth",
+        "25",
+        "--duration",
+        "2",
+        "--out",
+        str(out),
+    )
     assert res.returncode == 0, res.stderr
     frames = int(res.stdout.split()[1])
     assert frames > 50
