@@ -169,7 +169,11 @@ async def test_disconnects_reconnect_and_resubscribe(code: int | None) -> None:
             await wait_for(lambda: synced(client), 5)
             (cid,) = ex.connections("public")
             ex.disconnect(cid, code)
-            await wait_for(lambda: client.session.phase is not Phase.SUBSCRIBED, 5, "the drop noticed")
+            await wait_for(
+                lambda: any(isinstance(c, StateChange) and c.new is Phase.DISCONNECTED for c in changes),
+                5,
+                "the drop noticed",
+            )
             took = await wait_for(
                 lambda: (
                     client.session.phase is Phase.SUBSCRIBED
