@@ -20,17 +20,19 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 from havterm.engine.book import BookState, L2Book
+from havterm.engine.credentials import Credentials, CredentialsError
 from havterm.engine.events import Event
 from havterm.engine.market import MarketEngine
 from havterm.engine.protocol import Session, SessionConfig, SessionEvent, Subscription
+from havterm.engine.rest import RestError, get_ws_token
 from havterm.engine.state import MarketState, SymbolState
-from havterm.engine.transport import Backoff, CircuitBreaker, Transport
+from havterm.engine.transport import AuthError, Backoff, CircuitBreaker, TokenProvider, Transport
 
 KRAKEN_WS = "wss://ws.kraken.com/v2"
 KRAKEN_WS_AUTH = "wss://ws-auth.kraken.com/v2"
@@ -155,6 +157,10 @@ class ClientConfig:
     stale_after_s: float = 15.0
     record_path: str | None = None
     measure_apply_time: bool = True
+    credentials: Credentials | None = field(default=None, repr=False)
+    l3: bool = False
+    l3_depth: int = 10
+    private: Sequence[str] = ()  # "executions", "balances" on the authenticated endpoint
 
 
 class KrakenClient:
@@ -172,18 +178,67 @@ class KrakenClient:
         self.session = Session(
             self._subscriptions_for(cfg.symbols, ("instrument",)), self.market, cfg.session, "public"
         )
-        self.transport = Transport(
-            cfg.url,
-            self.session,
+        self.transport = self._transport(cfg.url, self.session, None)
+        self.sessions: list[Session] = [self.session]
+        self.transports: list[Transport] = [self.transport]
+        if (cfg.l3 or cfg.private) and cfg.credentials is None:
+            raise CredentialsError(
+                "level3 and private channels need an API key: set KRAKEN_API_KEY and KRAKEN_API_SECRET"
+            )
+        auth_cfg = replace(cfg.session, needs_token=True)
+        if cfg.l3:
+            self.l3_session: Session | None = Session(
+                [Subscription("level3", sym, depth=cfg.l3_depth) for sym in cfg.symbols],
+                self.market,
+                auth_cfg,
+                "l3",
+                primary=False,
+            )
+            self._add(cfg.l3_url, self.l3_session)
+        else:
+            self.l3_session = None
+        if cfg.private:
+            self.auth_session: Session | None = Session(
+                [Subscription(ch, None, params=_private_params(ch)) for ch in cfg.private],
+                self.market,
+                auth_cfg,
+                "auth",
+                primary=False,
+            )
+            self._add(cfg.auth_url, self.auth_session)
+        else:
+            self.auth_session = None
+        self._streams: list[EventStream] = []
+        self._callbacks: dict[type, list[Callable[[Any], None]]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.counts: dict[str, int] = {}
+
+    def _transport(self, url: str, session: Session, token: TokenProvider | None) -> Transport:
+        cfg = self.config
+        return Transport(
+            url,
+            session,
             self._dispatch,
+            token_provider=token,
             backoff=Backoff(cfg.backoff_base_s, cfg.backoff_cap_s),
             breaker=CircuitBreaker(cfg.breaker_threshold, cfg.breaker_cooldown_s),
             recorder=self.recorder,
         )
-        self._streams: list[EventStream] = []
-        self._callbacks: dict[type, list[Callable[[Any], None]]] = {}
-        self._task: asyncio.Task[None] | None = None
-        self.counts: dict[str, int] = {}
+
+    def _add(self, url: str, session: Session) -> None:
+        self.sessions.append(session)
+        self.transports.append(self._transport(url, session, self._fresh_token))
+
+    async def _fresh_token(self) -> str:
+        """A new token for every authenticated (re)connect; bad keys are fatal, the rest retried."""
+        creds = self.config.credentials
+        assert creds is not None
+        try:
+            return await get_ws_token(self.config.rest_url, creds)
+        except RestError as exc:
+            if exc.is_auth:
+                raise AuthError(str(exc)) from None
+            raise OSError(f"token request failed: {exc}") from None
 
     def _subscriptions_for(self, symbols: Sequence[str], extra: Sequence[str] = ()) -> list[Subscription]:
         cfg = self.config
@@ -202,15 +257,18 @@ class KrakenClient:
 
     async def start(self) -> None:
         """Connect in the background; network errors are retried, never raised."""
-        if self._task is None:
-            self._task = asyncio.create_task(self.transport.run(), name="havterm-public")
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(t.run(), name=f"havterm-{t.session.name}") for t in self.transports
+            ]
 
     async def stop(self) -> None:
-        """Close the connection and end every ``events()`` iterator."""
-        await self.transport.stop()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        """Close every connection and end every ``events()`` iterator."""
+        for t in self.transports:
+            await t.stop()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks = []
         for stream in self._streams:
             stream.close()
         if self.recorder is not None:
@@ -354,6 +412,12 @@ class KrakenClient:
             "decode_errors": self.counts.get("DecodeError", 0),
             "phase": self.session.phase.value,
         }
+
+
+def _private_params(channel: str) -> dict[str, Any]:
+    if channel == "executions":
+        return {"snap_orders": True, "snap_trades": False}
+    return {}
 
 
 def _round(v: float | None) -> float | None:

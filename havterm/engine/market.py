@@ -15,11 +15,13 @@ from havterm.engine.book import BookState, L2Book
 from havterm.engine.events import (
     BookMessage,
     InstrumentMessage,
+    Level3Message,
     OhlcMessage,
     Status,
     TickerMessage,
     TradeMessage,
 )
+from havterm.engine.l3 import L3Book
 from havterm.engine.state import MarketHealth, MarketState, SymbolState
 
 
@@ -124,6 +126,40 @@ class MarketEngine:
             )
         return None  # an update for a book that is waiting for its snapshot
 
+    def new_l3(self, symbol: str, depth: int) -> SymbolState:
+        """Prepare an empty level3 book awaiting its snapshot."""
+        st = self.state.symbol(symbol)
+        st.l3 = L3Book(symbol, depth, st.price_precision, st.qty_precision)
+        st.l3_state = BookState.AWAITING_SNAPSHOT
+        st.version += 1
+        return st
+
+    def apply_l3(self, msg: Level3Message, now: float, wall: float) -> IntegrityFailure | None:
+        """Apply one level3 message; return a failure when its per-order checksum does not match."""
+        st = self.state.symbols.get(msg.symbol)
+        if st is None or st.l3 is None:
+            return None
+        book = st.l3
+        ok = book.apply(msg)
+        sent = self._ts(msg.timestamp)
+        if sent is not None:
+            st.latency.add((wall - sent) * 1000.0)
+        if ok:
+            if st.l3_state is not BookState.SYNCED:
+                st.l3_state = BookState.SYNCED
+                st.l3_reason = None
+            st.touch(now)
+            return None
+        if book.state is BookState.RESYNCING and book.expected_checksum == msg.checksum:
+            st.l3_mismatches += 1
+            st.l3_state = BookState.RESYNCING
+            st.l3_reason = book.last_error
+            st.touch(now)
+            return IntegrityFailure(
+                msg.symbol, book.last_error or "mismatch", msg.checksum, book.computed_checksum
+            )
+        return None
+
     # ------------------------------------------------------------------ other channels
 
     def apply_trades(self, msg: TradeMessage, now: float, wall: float) -> None:
@@ -168,6 +204,8 @@ class MarketEngine:
                 st.price_precision, st.qty_precision = pair.price_precision, pair.qty_precision
                 if st.book is not None:
                     st.book.set_precision(pair.price_precision, pair.qty_precision)
+                if st.l3 is not None and st.l3.state is not BookState.SYNCED:
+                    st.l3.price_precision, st.l3.qty_precision = pair.price_precision, pair.qty_precision
                 changed.append(pair.symbol)
             st.instrument_status = pair.status
             self._update_health(st, now)

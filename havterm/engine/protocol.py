@@ -51,6 +51,7 @@ from havterm.engine.events import (
     Event,
     Heartbeat,
     InstrumentMessage,
+    Level3Message,
     MethodResponse,
     OhlcMessage,
     Status,
@@ -172,6 +173,7 @@ class BookIntegrity:
     symbol: str
     state: BookState
     reason: str
+    channel: str = "book"
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +224,11 @@ class Session:
         market: MarketEngine | None = None,
         config: SessionConfig | None = None,
         name: str = "public",
+        primary: bool = True,
     ) -> None:
         self.name = name
+        # Only the primary (public) session speaks for the connection in MarketState.
+        self.primary = primary
         self.config = config or SessionConfig()
         self.market = market if market is not None else MarketEngine()
         self.subs: dict[tuple[str, str | None], Subscription] = {}
@@ -269,6 +274,8 @@ class Session:
         self.subs[sub.key] = sub
         if sub.channel == "book" and sub.symbol:
             self.market.new_book(sub.symbol, sub.depth or 10)
+        elif sub.channel == "level3" and sub.symbol:
+            self.market.new_l3(sub.symbol, sub.depth or 10)
         elif sub.symbol:
             self.market.state.symbol(sub.symbol)
         if self.connected and now is not None:
@@ -308,6 +315,10 @@ class Session:
             st = self.market.state.symbols.get(sub.symbol)
             if st is None or st.book is None or st.book_state is not BookState.RESYNCING:
                 self.market.new_book(sub.symbol, sub.depth or 10)
+        elif sub.channel == "level3" and sub.symbol:
+            st = self.market.state.symbols.get(sub.symbol)
+            if st is None or st.l3 is None or st.l3_state is not BookState.RESYNCING:
+                self.market.new_l3(sub.symbol, sub.depth or 10)
         self._out.append(sub.encode("subscribe", rid, self.token))
 
     def _resubscribe(self, sub: Subscription, now: float) -> None:
@@ -355,10 +366,17 @@ class Session:
         for sub in self.subs.values():
             if sub.state is not SubState.DISABLED:
                 sub.state = SubState.WANTED
-        for st in self.market.state.symbols.values():
-            if st.book_state is BookState.SYNCED:
+        for sub in self.subs.values():
+            st = self.market.state.symbols.get(sub.symbol or "")
+            if st is None:
+                continue
+            if sub.channel == "book" and st.book_state is BookState.SYNCED:
                 st.book_state = BookState.STALE
                 st.book_reason = f"disconnected: {cause}"
+                st.version += 1
+            elif sub.channel == "level3" and st.l3_state is BookState.SYNCED:
+                st.l3_state = BookState.STALE
+                st.l3_reason = f"disconnected: {cause}"
                 st.version += 1
         if self.phase is not Phase.CLOSED:
             self._set_phase(Phase.DISCONNECTED, cause, now)
@@ -380,28 +398,11 @@ class Session:
         t = type(ev)
         if t is BookMessage:
             assert isinstance(ev, BookMessage)
-            sub = self.subs.get(("book", ev.symbol))
-            if sub is None or sub.state in (SubState.PENDING, SubState.WANTED, SubState.DISABLED):
-                return  # an old generation's frame, or one we no longer want
-            if ev.snapshot and sub.state not in (SubState.ACKED, SubState.RESYNCING, SubState.LIVE):
-                return
-            failure = self.market.apply_book(ev, now, wall)
-            sub.last_data_at = now
-            if failure is not None:
-                self._integrity_failure(sub, failure, now)
-                return
-            st = self.market.state.symbols[ev.symbol]
-            if st.book_state is BookState.SYNCED:
-                if sub.state is not SubState.LIVE:
-                    was = sub.state
-                    sub.state = SubState.LIVE
-                    if was is SubState.RESYNCING:
-                        self._events.append(BookIntegrity(ev.symbol, BookState.SYNCED, "resynced"))
-                    self._recompute(now, f"{ev.symbol} book synced")
-                sub.verified_since_resync += 1
-                if sub.verified_since_resync >= self.config.healthy_after:
-                    sub.resync_streak = 0
-            self._events.append(ev)
+            self._handle_book(ev, "book", now, wall)
+            return
+        if t is Level3Message:
+            assert isinstance(ev, Level3Message)
+            self._handle_book(ev, "level3", now, wall)
             return
         if t is Heartbeat:
             return
@@ -441,6 +442,35 @@ class Session:
             self._mark_data(channel, None, now)
         self._events.append(ev)
 
+    def _handle_book(self, ev: BookMessage | Level3Message, channel: str, now: float, wall: float) -> None:
+        """L2 and L3 books share the rules: generations, resync and the give-up limit."""
+        sub = self.subs.get((channel, ev.symbol))
+        if sub is None or sub.state in (SubState.PENDING, SubState.WANTED, SubState.DISABLED):
+            return  # an old generation's frame, or one we no longer want
+        if ev.snapshot and (sub.acked_at is None or sub.state is SubState.FAILED):
+            return  # a snapshot counts only after the ack of the current request
+        if isinstance(ev, BookMessage):
+            failure = self.market.apply_book(ev, now, wall)
+        else:
+            failure = self.market.apply_l3(ev, now, wall)
+        sub.last_data_at = now
+        if failure is not None:
+            self._integrity_failure(sub, failure, now)
+            return
+        st = self.market.state.symbols[ev.symbol]
+        state = st.book_state if channel == "book" else st.l3_state
+        if state is BookState.SYNCED:
+            if sub.state is not SubState.LIVE:
+                was = sub.state
+                sub.state = SubState.LIVE
+                if was is SubState.RESYNCING:
+                    self._events.append(BookIntegrity(ev.symbol, BookState.SYNCED, "resynced", channel))
+                self._recompute(now, f"{ev.symbol} {channel} synced")
+            sub.verified_since_resync += 1
+            if sub.verified_since_resync >= self.config.healthy_after:
+                sub.resync_streak = 0
+        self._events.append(ev)
+
     def _mark_data(self, channel: str, symbol: str | None, now: float) -> None:
         sub = self.subs.get((channel, symbol))
         if sub is None:
@@ -471,21 +501,30 @@ class Session:
             if sub.state is SubState.PENDING:
                 sub.state = SubState.ACKED
             self._recompute(now, f"{sub.channel} {sub.symbol or ''} acked".strip())
+        elif self.config.needs_token and _is_token_error(ev.error):
+            # A stale or unknown token: a fresh one comes with the next connect.
+            sub.state = SubState.WANTED
+            self.reconnect_cause = f"token refused ({ev.error}); reconnecting with a fresh token"
+            self._events.append(ReconnectWanted(self.reconnect_cause))
         else:
             sub.state = SubState.FAILED
             sub.error = ev.error or "refused"
             self._events.append(SubscriptionFailed(sub.channel, sub.symbol, sub.error))
-            if sub.channel == "book" and sub.symbol:
-                self._set_book_state(sub.symbol, BookState.DISABLED, sub.error, now)
+            if sub.channel in ("book", "level3") and sub.symbol:
+                self._set_book_state(sub.symbol, BookState.DISABLED, sub.error, now, sub.channel)
             self._recompute(now, f"{sub.channel} {sub.symbol or ''} refused: {sub.error}")
 
-    def _set_book_state(self, symbol: str, state: BookState, reason: str, now: float) -> None:
+    def _set_book_state(
+        self, symbol: str, state: BookState, reason: str, now: float, channel: str = "book"
+    ) -> None:
         st = self.market.state.symbols.get(symbol)
         if st is not None:
-            st.book_state = state
-            st.book_reason = reason
+            if channel == "book":
+                st.book_state, st.book_reason = state, reason
+            else:
+                st.l3_state, st.l3_reason = state, reason
             st.touch(now)
-        self._events.append(BookIntegrity(symbol, state, reason))
+        self._events.append(BookIntegrity(symbol, state, reason, channel))
 
     def _integrity_failure(self, sub: Subscription, failure: IntegrityFailure, now: float) -> None:
         sub.resync_streak += 1
@@ -499,11 +538,11 @@ class Session:
             rid = self._next_req_id()
             self._unsub_pending[rid] = sub
             self._out.append(sub.encode("unsubscribe", rid, self.token))
-            self._set_book_state(failure.symbol, BookState.DISABLED, reason, now)
-            self._recompute(now, f"{failure.symbol} book disabled")
+            self._set_book_state(failure.symbol, BookState.DISABLED, reason, now, sub.channel)
+            self._recompute(now, f"{failure.symbol} {sub.channel} disabled")
             return
         sub.state = SubState.RESYNCING
-        self._events.append(BookIntegrity(failure.symbol, BookState.RESYNCING, failure.reason))
+        self._events.append(BookIntegrity(failure.symbol, BookState.RESYNCING, failure.reason, sub.channel))
         self._resubscribe(sub, now)
         self._recompute(now, f"{failure.symbol} {failure.reason}")
 
@@ -589,10 +628,18 @@ class Session:
             return
         assert new in ALLOWED[old], f"illegal transition {old.value} -> {new.value}"
         self.phase = new
-        self.market.state.phase = new.value
-        self.market.state.phase_cause = cause
-        self.market.state.version += 1
+        if self.primary:
+            self.market.state.phase = new.value
+            self.market.state.phase_cause = cause
+            self.market.state.version += 1
         self._events.append(StateChange(old, new, cause))
+
+
+_TOKEN_ERRORS = ("ESession:Invalid session", "EAPI:Invalid token", "Token(s) not found")
+
+
+def _is_token_error(error: str | None) -> bool:
+    return bool(error) and any(e in (error or "") for e in _TOKEN_ERRORS)
 
 
 def book_subscriptions(symbols: Sequence[str], depth: int = 10) -> list[Subscription]:

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from havterm.engine.book import BookState, L2Book
 from havterm.engine.events import Candle, TickerData, Trade
+from havterm.engine.l3 import L3Book
 from havterm.engine.metrics import LatencyWindow, RateMeter
 
 TRADE_HISTORY = 500
@@ -40,6 +41,10 @@ class SymbolState:
     mismatches: int = 0
     resyncs: int = 0
     checksums_verified: int = 0
+    l3: L3Book | None = None
+    l3_state: BookState = BookState.AWAITING_SNAPSHOT
+    l3_reason: str | None = None
+    l3_mismatches: int = 0
     health: MarketHealth = MarketHealth.ACTIVE
     instrument_status: str = "online"
     price_precision: int | None = None
