@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="havterm",
         description="A terminal trading dashboard and exact client for Kraken WebSocket v2.",
+        usage="havterm [SYMBOL ...] [--demo] [dashboard options]\n       havterm COMMAND ...",
+        epilog=(
+            "The dashboard: `havterm BTC/USD ETH/USD` connects to live Kraken; `havterm --demo` "
+            "runs offline against the embedded exchange; `havterm --replay FILE` plays a recording. "
+            "See `havterm --demo --help` for the dashboard's options."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"havterm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -83,8 +89,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = ("verify", "bench", "tail", "record", "replay", "sim", "keys")
+
+
+def _wants_dashboard(argv: Sequence[str]) -> bool:
+    """``havterm``, ``havterm BTC/USD`` and ``havterm --demo`` open the dashboard."""
+    if not argv:
+        return True
+    first = argv[0]
+    if first in COMMANDS or first in ("-h", "--help", "--version"):
+        return False
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``havterm`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if _wants_dashboard(argv):
+        from havterm.ui_cli import build_ui_parser, run_app
+
+        return run_app(build_ui_parser().parse_args(argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -299,6 +299,15 @@ class KrakenClient:
         self.state.version += 1
         self._flush()
 
+    def send_private(self, frame: str) -> bool:
+        """Send a request on the authenticated connection; False when it is not connected."""
+        session = self.auth_session
+        if session is None or not session.connected:
+            return False
+        session.send(frame)
+        self.transports[self.sessions.index(session)].kick()
+        return True
+
     def _flush(self) -> None:
         events = self.session.events_received()
         if events:

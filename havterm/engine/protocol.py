@@ -255,6 +255,14 @@ class Session:
         out, self._out = self._out, []
         return out
 
+    def send(self, frame: str) -> None:
+        """Queue a request of the caller's (a trading method, say) behind the session's own."""
+        self._out.append(frame)
+
+    def next_req_id(self) -> int:
+        """A ``req_id`` unique on this connection, for requests sent with ``send``."""
+        return self._next_req_id()
+
     def events_received(self) -> list[Event | SessionEvent]:
         """Everything that happened since the last call, in order."""
         out, self._events = self._events, []
