@@ -96,10 +96,7 @@ def _wants_dashboard(argv: Sequence[str]) -> bool:
     """``havterm``, ``havterm BTC/USD`` and ``havterm --demo`` open the dashboard."""
     if not argv:
         return True
-    first = argv[0]
-    if first in COMMANDS or first in ("-h", "--help", "--version"):
-        return False
-    return True
+    return argv[0] not in (*COMMANDS, "-h", "--help", "--version")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
