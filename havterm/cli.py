@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if _wants_dashboard(argv):
         from havterm.ui_cli import build_ui_parser, run_app
 
-        return run_app(build_ui_parser().parse_args(argv))
+        return int(run_app(build_ui_parser().parse_args(argv)))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
