@@ -24,6 +24,7 @@ from havterm.engine.client import (
     KrakenClient,
     Overflow,
 )
+from havterm.engine.credentials import Credentials, CredentialsError
 from havterm.engine.events import (
     BookMessage,
     DecodeError,
@@ -172,6 +173,16 @@ def _dataclass_dict(ev: object) -> dict[str, Any]:
     return out
 
 
+def credentials_from_env() -> Credentials:
+    """``KRAKEN_API_KEY`` and ``KRAKEN_API_SECRET``, or a one-line error naming them."""
+    import os
+
+    key, secret = os.environ.get("KRAKEN_API_KEY"), os.environ.get("KRAKEN_API_SECRET")
+    if not key or not secret:
+        raise CredentialsError("needs an API key: set KRAKEN_API_KEY and KRAKEN_API_SECRET")
+    return Credentials(key, secret)
+
+
 # ---------------------------------------------------------------------------- tail / record
 
 
@@ -240,20 +251,23 @@ def run_tail(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 def run_record(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """``havterm record``: write raw frames until Ctrl-C or ``--duration``."""
+    creds = None
     if args.l3:
-        print(
-            "havterm record: error: --l3 needs an authenticated level3 session, which is not "
-            "available yet (it comes with API-key support)",
-            file=sys.stderr,
-        )
-        return 2
+        try:
+            creds = credentials_from_env()
+        except CredentialsError as exc:
+            print(f"havterm record: error: --l3: {exc}", file=sys.stderr)
+            return 2
     cfg = ClientConfig(
         symbols=args.symbols,
         depth=args.depth,
         channels=args.channels,
         url=args.url,
+        l3_url=args.l3_url,
         rest_url=args.rest_url,
         record_path=args.out,
+        credentials=creds,
+        l3=bool(args.l3),
     )
     try:
         open(args.out, "ab").close()

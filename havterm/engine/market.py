@@ -103,7 +103,7 @@ class MarketEngine:
         ok = book.apply(msg)
         if clock is not None:
             st.apply_time.add((clock() - t0) * 1000.0)
-        st.messages.add(now)
+        st.count("book", now)
         sent = self._ts(msg.timestamp)
         if sent is not None:
             st.latency.add((wall - sent) * 1000.0)
@@ -141,6 +141,7 @@ class MarketEngine:
             return None
         book = st.l3
         ok = book.apply(msg)
+        st.count("level3", now)
         sent = self._ts(msg.timestamp)
         if sent is not None:
             st.latency.add((wall - sent) * 1000.0)
@@ -170,7 +171,7 @@ class MarketEngine:
                 continue
             st.trades.append(tr)
             st.last_trade = tr
-            st.messages.add(now)
+            st.count("trade", now)
             sent = self._ts(tr.timestamp)
             if sent is not None and not msg.snapshot:
                 st.latency.add((wall - sent) * 1000.0)
@@ -182,7 +183,7 @@ class MarketEngine:
             st = self.state.symbols.get(t.symbol)
             if st is not None:
                 st.ticker = t
-                st.messages.add(now)
+                st.count("ticker", now)
                 st.touch(now)
 
     def apply_ohlc(self, msg: OhlcMessage, now: float) -> None:
@@ -191,6 +192,7 @@ class MarketEngine:
             st = self.state.symbols.get(c.symbol)
             if st is not None:
                 st.candles[c.interval] = c
+                st.count("ohlc", now)
                 st.touch(now)
 
     def apply_instrument(self, msg: InstrumentMessage, now: float) -> list[str]:

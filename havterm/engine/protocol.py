@@ -492,7 +492,10 @@ class Session:
         if ev.method == "pong":
             sent = self._ping_sent.pop(ev.req_id, None) if ev.req_id is not None else None
             if sent is not None:
-                self._events.append(Rtt((now - sent) * 1000.0))
+                rtt = (now - sent) * 1000.0
+                if self.primary:
+                    self.market.state.rtt_ms = rtt
+                self._events.append(Rtt(rtt))
             return
         if ev.method not in ("subscribe", "unsubscribe") or ev.req_id is None:
             return

@@ -55,6 +55,7 @@ class SymbolState:
     candles: dict[int, Candle] = field(default_factory=dict)
     last_update_at: float | None = None
     messages: RateMeter = field(default_factory=RateMeter)
+    channel_rates: dict[str, RateMeter] = field(default_factory=dict)
     latency: LatencyWindow = field(default_factory=LatencyWindow)
     apply_time: LatencyWindow = field(default_factory=LatencyWindow)
     version: int = 0
@@ -70,6 +71,14 @@ class SymbolState:
         if self.last_trade is not None:
             return self.last_trade.price
         return self.ticker.last if self.ticker is not None else None
+
+    def count(self, channel: str, now: float, n: int = 1) -> None:
+        """Count ``n`` messages of ``channel`` for this symbol (overall and per channel)."""
+        self.messages.add(now, n)
+        meter = self.channel_rates.get(channel)
+        if meter is None:
+            meter = self.channel_rates[channel] = RateMeter()
+        meter.add(now, n)
 
     def touch(self, now: float) -> None:
         """Record that something changed at ``now``."""

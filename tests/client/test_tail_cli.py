@@ -124,3 +124,42 @@ def test_replay_of_garbage_is_one_line(tmp_path: Path) -> None:
     bad.write_bytes(b"\x00\x01garbage")
     res = havterm("replay", str(bad))
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
+
+
+def test_record_l3_with_env_credentials_then_verify(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "havterm", "sim", "--seed", "9", "--rate", "300"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    ep = json.loads(proc.stdout.readline())
+    try:
+        out = tmp_path / "l3.jsonl"
+        import os
+
+        env = dict(os.environ, KRAKEN_API_KEY=ep["api_key"], KRAKEN_API_SECRET=ep["api_secret"])
+        res = subprocess.run(
+            [sys.executable, "-m", "havterm", "record", "BTC/USD", "--l3", "--url", ep["ws"],
+             "--l3-url", ep["ws_l3"], "--rest-url", ep["rest"], "--duration", "2", "--out", str(out)],
+            capture_output=True, text=True, timeout=60, env=env,
+        )
+        assert res.returncode == 0, res.stderr
+        assert ep["api_secret"] not in res.stdout + res.stderr + out.read_text()
+        ver = havterm("verify", str(out))
+        assert ver.returncode == 0, ver.stdout
+        assert "BTC/USD level3: verified" in ver.stdout and "BTC/USD book: verified" in ver.stdout
+        srcs = {json.loads(line)["src"] for line in out.read_text().splitlines()}
+        assert srcs == {"public", "l3"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_record_l3_without_credentials_is_one_line(tmp_path: Path) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KRAKEN_")}
+    res = subprocess.run([sys.executable, "-m", "havterm", "record", "BTC/USD", "--l3", "--out",
+                          str(tmp_path / "x.jsonl")], capture_output=True, text=True, timeout=30, env=env)
+    assert res.returncode == 2
+    assert res.stderr.strip() == (
+        "havterm record: error: --l3: needs an API key: set KRAKEN_API_KEY and KRAKEN_API_SECRET"
+    )
