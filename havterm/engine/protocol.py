@@ -128,6 +128,7 @@ class Subscription:
     last_data_at: float | None = None
     error: str | None = None
     resync_streak: int = 0
+    resync_at: float | None = None
     verified_since_resync: int = 0
     resubscribes: int = 0
 
@@ -211,6 +212,7 @@ class SessionConfig:
     ack_timeout_s: float = 10.0
     ping_interval_s: float = 15.0
     max_resyncs: int = 3
+    resync_backoff_s: float = 0.25
     healthy_after: int = 20
     needs_token: bool = False
 
@@ -356,6 +358,7 @@ class Session:
             if sub.state is SubState.DISABLED:
                 continue
             sub.state = SubState.WANTED
+            sub.resync_at = None
             self._send_subscribe(sub, now)
         self._recompute(now, "connected")
 
@@ -554,7 +557,13 @@ class Session:
             return
         sub.state = SubState.RESYNCING
         self._events.append(BookIntegrity(failure.symbol, BookState.RESYNCING, failure.reason, sub.channel))
-        self._resubscribe(sub, now)
+        if sub.resync_streak == 1:
+            self._resubscribe(sub, now)
+        else:
+            # Back off between repeated resyncs, so that a short burst of bad frames does not
+            # use up the whole give-up budget within a few milliseconds (and so that we never
+            # hammer the exchange with subscribe requests).
+            sub.resync_at = now + cfg_backoff(self.config.resync_backoff_s, sub.resync_streak)
         self._recompute(now, f"{failure.symbol} {failure.reason}")
 
     # ------------------------------------------------------------------ timers
@@ -574,6 +583,11 @@ class Session:
             self._events.append(ReconnectWanted(self.reconnect_cause))
             return
         for sub in active:
+            if sub.resync_at is not None:
+                if now >= sub.resync_at:
+                    sub.resync_at = None
+                    self._resubscribe(sub, now)
+                continue
             if (
                 sub.state is SubState.ACKED
                 and sub.channel in _SNAPSHOT_CHANNELS
@@ -644,6 +658,11 @@ class Session:
             self.market.state.phase_cause = cause
             self.market.state.version += 1
         self._events.append(StateChange(old, new, cause))
+
+
+def cfg_backoff(base_s: float, streak: int) -> float:
+    """The wait before resync number ``streak`` (2, 3, ...): doubling from ``base_s``, at most 10 s."""
+    return float(min(10.0, base_s * 2 ** (streak - 2)))
 
 
 _TOKEN_ERRORS = ("ESession:Invalid session", "EAPI:Invalid token", "Token(s) not found")
