@@ -24,19 +24,12 @@ from decimal import Decimal
 from havterm.engine.checksum import CHECKSUM_LEVELS
 from havterm.engine.events import BookMessage, Level
 from havterm.engine.fixed import PrecisionError, format_units, rescale, to_decimal
+from havterm.engine.integrity import BookState, VerifiedBook
+
+__all__ = ["BOOK_DEPTHS", "BookState", "L2Book", "PrecisionSource"]
 
 BOOK_DEPTHS = (10, 25, 100, 500, 1000)
 _TOP = CHECKSUM_LEVELS
-
-
-class BookState(enum.Enum):
-    """Whether a book can be trusted; only ``SYNCED`` may be shown as live."""
-
-    AWAITING_SNAPSHOT = "awaiting"
-    SYNCED = "synced"
-    RESYNCING = "resyncing"
-    STALE = "stale"
-    DISABLED = "disabled"
 
 
 class PrecisionSource(enum.Enum):
@@ -100,7 +93,7 @@ class _Side:
         return [(k * sign, qty[k]) for k in keys]
 
 
-class L2Book:
+class L2Book(VerifiedBook):
     """One symbol's L2 book, kept equal to Kraken's by the checksum on every message.
 
     Prices are integer ticks (``price * 10**price_precision``) and quantities
@@ -138,11 +131,11 @@ class L2Book:
     ) -> None:
         if depth not in BOOK_DEPTHS:
             raise ValueError(f"depth must be one of {BOOK_DEPTHS}, got {depth}")
+        super().__init__()
         self.symbol = symbol
         self.depth = depth
         self._asks = _Side(1)
         self._bids = _Side(-1)
-        self.state = BookState.AWAITING_SNAPSHOT
         self.price_precision = price_precision if price_precision is not None else 0
         self.qty_precision = qty_precision if qty_precision is not None else 0
         self.precision_source = (
@@ -150,15 +143,7 @@ class L2Book:
             if price_precision is not None and qty_precision is not None
             else PrecisionSource.WIRE
         )
-        self.checksums_verified = 0
-        self.checksum_mismatches = 0
-        self.consecutive_mismatches = 0
-        self.expected_checksum = 0
-        self.computed_checksum = 0
-        self.last_error: str | None = None
         self.messages = 0
-        self.version = 0
-        self.timestamp: str | None = None
 
     # ------------------------------------------------------------------ precision
 
@@ -306,29 +291,8 @@ class L2Book:
         if bid_dirty:
             bids.refresh_text()
         computed = zlib.crc32(bids.text, asks.crc)
-        self.computed_checksum = computed
-        self.expected_checksum = msg.checksum
-        self.timestamp = msg.timestamp
-        self.version += 1
-        if computed != msg.checksum:
-            return self._fail(
-                msg.checksum, f"checksum mismatch: expected {msg.checksum}, computed {computed}"
-            )
-        if asks.keys and bids.keys and asks.keys[0] <= -bids.keys[0]:
-            return self._fail(msg.checksum, "crossed book")
-        self.checksums_verified += 1
-        self.consecutive_mismatches = 0
-        self.last_error = None
-        return True
-
-    def _fail(self, expected: int, reason: str) -> bool:
-        self.expected_checksum = expected
-        self.checksum_mismatches += 1
-        self.consecutive_mismatches += 1
-        self.last_error = reason
-        self.state = BookState.RESYNCING
-        self.version += 1
-        return False
+        crossed = bool(asks.keys and bids.keys and asks.keys[0] <= -bids.keys[0])
+        return self._judge(msg.checksum, computed, crossed, msg.timestamp)
 
     # ------------------------------------------------------------------ queries
 

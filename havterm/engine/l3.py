@@ -14,10 +14,11 @@ import zlib
 from bisect import bisect_left
 from dataclasses import dataclass
 
-from havterm.engine.book import BookState, PrecisionSource
+from havterm.engine.book import PrecisionSource
 from havterm.engine.checksum import CHECKSUM_LEVELS
 from havterm.engine.events import L3Order, Level3Message
 from havterm.engine.fixed import PrecisionError, format_units, rescale
+from havterm.engine.integrity import BookState, VerifiedBook
 
 LEVEL3_DEPTHS = (10, 100, 1000)
 
@@ -57,7 +58,7 @@ class _L3Side:
         return text
 
 
-class L3Book:
+class L3Book(VerifiedBook):
     """One symbol's level3 book, verified by Kraken's per-order checksum."""
 
     def __init__(
@@ -69,12 +70,12 @@ class L3Book:
     ) -> None:
         if depth not in LEVEL3_DEPTHS:
             raise ValueError(f"level3 depth must be one of {LEVEL3_DEPTHS}, got {depth}")
+        super().__init__()
         self.symbol = symbol
         self.depth = depth
         self._asks = _L3Side(1)
         self._bids = _L3Side(-1)
         self._where: dict[str, tuple[_L3Side, int, str | None]] = {}
-        self.state = BookState.AWAITING_SNAPSHOT
         self.price_precision = price_precision or 0
         self.qty_precision = qty_precision or 0
         self.precision_source = (
@@ -82,14 +83,6 @@ class L3Book:
             if price_precision is not None and qty_precision is not None
             else PrecisionSource.WIRE
         )
-        self.checksums_verified = 0
-        self.checksum_mismatches = 0
-        self.consecutive_mismatches = 0
-        self.expected_checksum = 0
-        self.computed_checksum = 0
-        self.last_error: str | None = None
-        self.version = 0
-        self.timestamp: str | None = None
 
     # ------------------------------------------------------------------ applying
 
@@ -172,29 +165,8 @@ class L3Book:
         asks = "".join(self._asks.level_text(k) for k in self._asks.keys[:CHECKSUM_LEVELS])
         bids = "".join(self._bids.level_text(k) for k in self._bids.keys[:CHECKSUM_LEVELS])
         computed = zlib.crc32((asks + bids).encode("ascii"))
-        self.computed_checksum = computed
-        self.expected_checksum = msg.checksum
-        self.timestamp = msg.timestamp
-        self.version += 1
-        if computed != msg.checksum:
-            return self._fail(
-                msg.checksum, f"checksum mismatch: expected {msg.checksum}, computed {computed}"
-            )
-        if self._asks.keys and self._bids.keys and self._asks.keys[0] <= -self._bids.keys[0]:
-            return self._fail(msg.checksum, "crossed book")
-        self.checksums_verified += 1
-        self.consecutive_mismatches = 0
-        self.last_error = None
-        return True
-
-    def _fail(self, expected: int, reason: str) -> bool:
-        self.expected_checksum = expected
-        self.checksum_mismatches += 1
-        self.consecutive_mismatches += 1
-        self.last_error = reason
-        self.state = BookState.RESYNCING
-        self.version += 1
-        return False
+        ak, bk = self._asks.keys, self._bids.keys
+        return self._judge(msg.checksum, computed, bool(ak and bk and ak[0] <= -bk[0]), msg.timestamp)
 
     # ------------------------------------------------------------------ queries
 

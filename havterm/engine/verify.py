@@ -101,56 +101,35 @@ def verify_frames(
     for frame, location in frames:
         report.frames += 1
         for ev in decode(frame):
-            if isinstance(ev, BookMessage):
-                book = books.get(ev.symbol)
+            if isinstance(ev, BookMessage | Level3Message):
+                is_l2 = isinstance(ev, BookMessage)
+                channel = "book" if is_l2 else "level3"
+                shelf: dict[str, L2Book | L3Book] = books if is_l2 else l3books  # type: ignore[assignment]
+                book = shelf.get(ev.symbol)
                 if book is None or ev.snapshot:
+                    levels = (
+                        max(len(ev.bids), len(ev.asks))
+                        if is_l2
+                        else max(_levels_in(ev.bids), _levels_in(ev.asks))  # type: ignore[arg-type]
+                    )
                     d = (
                         depth
-                        or acked_depth.get(("book", ev.symbol))
-                        or _depth_for(max(len(ev.bids), len(ev.asks)), BOOK_DEPTHS)
+                        or acked_depth.get((channel, ev.symbol))
+                        or _depth_for(levels, BOOK_DEPTHS if is_l2 else LEVEL3_DEPTHS)
                     )
-                    pp_qp = known.get(ev.symbol)
-                    book = books[ev.symbol] = L2Book(ev.symbol, d, *(pp_qp if pp_qp else (None, None)))
-                rep = _symbol(report, "book", ev.symbol)
+                    pp, qp = known.get(ev.symbol) or (None, None)
+                    book = shelf[ev.symbol] = (L2Book if is_l2 else L3Book)(ev.symbol, d, pp, qp)
+                rep = _symbol(report, channel, ev.symbol)
                 if not ev.snapshot and book.state is not BookState.SYNCED:
                     continue  # frames of a desynced book are not counted until a snapshot
                 rep.total += 1
-                if book.apply(ev):
+                if book.apply(ev):  # type: ignore[arg-type]
                     rep.verified += 1
                 elif rep.first_mismatch is None:
                     rep.first_mismatch = Mismatch(
-                        location,
-                        ev.symbol,
-                        ev.checksum,
-                        book.computed_checksum,
-                        book.last_error or "",
+                        location, ev.symbol, ev.checksum, book.computed_checksum, book.last_error or ""
                     )
                 rep.final_state = book.state.value
-            elif isinstance(ev, Level3Message):
-                l3 = l3books.get(ev.symbol)
-                if l3 is None or ev.snapshot:
-                    d = (
-                        depth
-                        or acked_depth.get(("level3", ev.symbol))
-                        or _depth_for(max(_levels_in(ev.bids), _levels_in(ev.asks)), LEVEL3_DEPTHS)
-                    )
-                    pp_qp = known.get(ev.symbol)
-                    l3 = l3books[ev.symbol] = L3Book(ev.symbol, d, *(pp_qp if pp_qp else (None, None)))
-                rep = _symbol(report, "level3", ev.symbol)
-                if not ev.snapshot and l3.state is not BookState.SYNCED:
-                    continue
-                rep.total += 1
-                if l3.apply(ev):
-                    rep.verified += 1
-                elif rep.first_mismatch is None:
-                    rep.first_mismatch = Mismatch(
-                        location,
-                        ev.symbol,
-                        ev.checksum,
-                        l3.computed_checksum,
-                        l3.last_error or "",
-                    )
-                rep.final_state = l3.state.value
             elif isinstance(ev, InstrumentMessage):
                 for pair in ev.pairs:
                     if pair.symbol not in overrides:
