@@ -75,6 +75,9 @@ def add_tail_parser(sub: Any) -> None:
     tail.add_argument("--json", action="store_true", help="one JSON object per event")
     tail.add_argument("--stats", action="store_true", help="print one JSON object of counters last")
     tail.add_argument("--quiet", action="store_true", help="print no events (with --stats)")
+    tail.add_argument(
+        "--metrics-port", type=int, metavar="PORT", help="export Prometheus metrics on 127.0.0.1:PORT/metrics"
+    )
     add_endpoint_arguments(tail)
 
     rec = sub.add_parser("record", help="record raw frames with receive timestamps as JSON lines")
@@ -190,9 +193,15 @@ async def _run_client(
     cfg: ClientConfig,
     duration: float | None,
     on_event: Callable[[object, KrakenClient], None] | None,
+    metrics_port: int | None = None,
 ) -> tuple[KrakenClient, dict[str, Any]]:
     """Run a client until the duration or a signal; return it and its stats as they were live."""
     client = KrakenClient(cfg)
+    server = None
+    if metrics_port is not None:
+        from havterm.metrics_export import serve_metrics
+
+        server = serve_metrics(client, metrics_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -219,6 +228,8 @@ async def _run_client(
         stats["last_error"] = client.transport.stats.last_error
     await client.stop()
     await pump_task
+    if server is not None:
+        server.shutdown()
     return client, stats
 
 
@@ -242,7 +253,11 @@ def run_tail(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         if line:
             print(line, file=out, flush=False)
 
-    _, stats = asyncio.run(_run_client(cfg, args.duration, on_event))
+    try:
+        _, stats = asyncio.run(_run_client(cfg, args.duration, on_event, args.metrics_port))
+    except OSError as exc:  # the metrics port is taken, say
+        print(f"havterm tail: error: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     if args.stats:
         print(json.dumps(stats), file=out)
     out.flush()
