@@ -33,6 +33,14 @@ from havterm.engine.events import (
     TickerMessage,
     TradeMessage,
 )
+from havterm.engine.futures import (
+    FUTURES_WS,
+    FuturesBookDelta,
+    FuturesBookSnapshot,
+    FuturesTicker,
+    SequenceGap,
+)
+from havterm.engine.futures_client import FuturesClient
 from havterm.engine.market import IntegrityFailure, MarketEngine
 from havterm.engine.protocol import BookIntegrity, Rtt, StateChange, SubscriptionFailed
 from havterm.engine.replay import RecordingError, read_frames
@@ -48,6 +56,11 @@ def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--auth-url", default=KRAKEN_WS_AUTH, help="authenticated WebSocket")
     parser.add_argument("--l3-url", default=KRAKEN_WS_L3, help="level3 WebSocket")
     parser.add_argument("--rest-url", default=KRAKEN_REST, help="REST API (tokens, asset pairs)")
+    parser.add_argument(
+        "--futures-url",
+        default=FUTURES_WS,
+        help=f"Futures WebSocket for PF_/PI_/FI_ symbols (default {FUTURES_WS})",
+    )
 
 
 def _channels(spec: str) -> tuple[str, ...]:
@@ -233,33 +246,95 @@ async def _run_client(
     return client, stats
 
 
+FUTURES_PREFIXES = ("PF_", "PI_", "FI_", "FF_")
+
+
+def is_futures(symbol: str) -> bool:
+    """Kraken Futures product ids look like ``PF_XBTUSD``; Spot v2 symbols like ``BTC/USD``."""
+    return symbol.upper().startswith(FUTURES_PREFIXES)
+
+
+def format_futures(ev: object, client: FuturesClient, wall: float) -> str | None:
+    """One human line for a Futures event."""
+    t = _clock(wall)
+    if isinstance(ev, FuturesTicker):
+        return (
+            f"{t} {ev.product_id} ticker mark {ev.markPrice} index {ev.index} basis {ev.basis} "
+            f"funding {ev.funding_rate} OI {ev.openInterest}"
+        )
+    if isinstance(ev, FuturesBookSnapshot | FuturesBookDelta):
+        book = client.product(ev.product_id).book
+        bb, ba = book.best_bid(), book.best_ask()
+        if bb and ba:
+            return f"{t} {ev.product_id} book bid {bb[0]} x {bb[1]} | ask {ba[0]} x {ba[1]} (seq {book.seq})"
+        return None
+    if isinstance(ev, SequenceGap):
+        return f"{t} {ev.product_id} book seq gap: expected {ev.expected}, got {ev.got}; resnapshotting"
+    if isinstance(ev, StateChange):
+        return f"{t} futures {ev.old.value} -> {ev.new.value} ({ev.cause})"
+    return None
+
+
+async def _run_tail(args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
+    spot = [s for s in args.symbols if not is_futures(s)]
+    futures = [s.upper() for s in args.symbols if is_futures(s)]
+    fclient: FuturesClient | None = None
+    if futures:
+        fclient = FuturesClient(futures, url=args.futures_url)
+
+        def on_futures(ev: object) -> None:
+            if args.quiet:
+                return
+            wall = time.time()
+            line = _to_json(ev, wall) if args.json else format_futures(ev, fclient, wall)
+            if line:
+                print(line, file=out, flush=False)
+
+        fclient.on_event(on_futures)
+        await fclient.start()
+    stats: dict[str, Any] = {}
+    try:
+        if spot:
+            cfg = ClientConfig(
+                symbols=spot,
+                depth=args.depth,
+                channels=args.channels,
+                url=args.url,
+                auth_url=args.auth_url,
+                l3_url=args.l3_url,
+                rest_url=args.rest_url,
+            )
+
+            def on_event(ev: object, client: KrakenClient) -> None:
+                if args.quiet:
+                    return
+                wall = time.time()
+                line = _to_json(ev, wall) if args.json else format_event(ev, client.state, wall)
+                if line:
+                    print(line, file=out, flush=False)
+
+            _, stats = await _run_client(cfg, args.duration, on_event, args.metrics_port)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.Event().wait(), timeout=args.duration)
+    finally:
+        if fclient is not None:
+            stats["futures"] = fclient.stats()
+            await fclient.stop()
+    return stats
+
+
 def run_tail(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """``havterm tail``: print events until Ctrl-C or ``--duration``."""
-    cfg = ClientConfig(
-        symbols=args.symbols,
-        depth=args.depth,
-        channels=args.channels,
-        url=args.url,
-        auth_url=args.auth_url,
-        l3_url=args.l3_url,
-        rest_url=args.rest_url,
-    )
-
-    def on_event(ev: object, client: KrakenClient) -> None:
-        if args.quiet:
-            return
-        wall = time.time()
-        line = _to_json(ev, wall) if args.json else format_event(ev, client.state, wall)
-        if line:
-            print(line, file=out, flush=False)
-
     try:
-        _, stats = asyncio.run(_run_client(cfg, args.duration, on_event, args.metrics_port))
+        stats = asyncio.run(_run_tail(args, out))
     except OSError as exc:  # the metrics port is taken, say
         print(f"havterm tail: error: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
     if args.stats:
-        print(json.dumps(stats), file=out)
+        print(json.dumps(stats, default=str), file=out)
     out.flush()
     return 0
 

@@ -13,15 +13,16 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from havterm.engine.events import Event
-from havterm.engine.protocol import Phase, ReconnectWanted, Session, SessionEvent
+from havterm.engine.protocol import Phase, ReconnectWanted, SessionEvent
 
 
 class AuthError(Exception):
@@ -79,6 +80,25 @@ class CircuitBreaker:
         return remaining
 
 
+class SessionLike(Protocol):
+    """What the transport needs of a sans-I/O session (Spot ``Session``, ``FuturesSession``)."""
+
+    name: str
+    phase: Phase
+    reconnect_cause: str | None
+
+    def connecting(self, now: float) -> None: ...
+    def authenticating(self, now: float) -> None: ...
+    def auth_failed(self, now: float, error: str) -> None: ...
+    def connection_opened(self, now: float, token: str | None = None) -> None: ...
+    def connection_lost(self, now: float, cause: str) -> None: ...
+    def close(self, now: float, cause: str = ...) -> None: ...
+    def receive_frame(self, frame: str | bytes, now: float, wall: float) -> None: ...
+    def tick(self, now: float) -> None: ...
+    def data_to_send(self) -> list[str]: ...
+    def events_received(self) -> Sequence[Any]: ...
+
+
 EventSink = Callable[[list[Event | SessionEvent]], None]
 TokenProvider = Callable[[], Awaitable[str]]
 
@@ -101,8 +121,8 @@ class Transport:
     def __init__(
         self,
         url: str,
-        session: Session,
-        sink: EventSink,
+        session: SessionLike,
+        sink: Callable[[Any], None],
         *,
         token_provider: TokenProvider | None = None,
         backoff: Backoff | None = None,

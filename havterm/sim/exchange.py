@@ -145,6 +145,12 @@ class Exchange:
             "api_key": self.tokens.primary.key,
             "api_secret": self.tokens.primary.secret,
         }
+        from havterm.sim.futures import FuturesVenue
+
+        self.futures = FuturesVenue(self.config.seed, rate=max(5.0, self._rate / 10))
+        if not self._market_on:
+            self.futures.paused = True
+        self.endpoints["futures_ws"] = await self.futures.start(host, port + 4 if port else 0)
         self._tasks.append(asyncio.create_task(self._heartbeats(), name="sim-heartbeat"))
         self._tasks.append(asyncio.create_task(self._market_loop(), name="sim-market"))
         self._arm_maintenance()
@@ -162,6 +168,8 @@ class Exchange:
                 pass
         self._tasks.clear()
         self.trading.shutdown()
+        if getattr(self, "futures", None) is not None:
+            await self.futures.stop()
         if self._maint_handle:
             self._maint_handle.cancel()
         for srv in self._servers:
@@ -205,16 +213,22 @@ class Exchange:
     def pause_market(self) -> None:
         """Stop the background flow (the book stays as it is)."""
         self._market_on = False
+        if getattr(self, "futures", None) is not None:
+            self.futures.paused = True
 
     def resume_market(self) -> None:
         """Restart the background flow at the current rate."""
         self._market_on = True
+        if getattr(self, "futures", None) is not None:
+            self.futures.paused = False
 
     def run_market(self, rate: float | None = None) -> None:
         """Run the background flow, optionally at a new total rate (operations/s)."""
         if rate is not None:
             self._rate = float(rate)
         self._market_on = True
+        if getattr(self, "futures", None) is not None:
+            self.futures.paused = False
 
     @property
     def rate(self) -> float:

@@ -163,3 +163,12 @@ def test_record_l3_without_credentials_is_one_line(tmp_path: Path) -> None:
     assert res.stderr.strip() == (
         "havterm record: error: --l3: needs an API key: set KRAKEN_API_KEY and KRAKEN_API_SECRET"
     )
+
+
+def test_tail_futures_symbols_use_the_futures_feed(sim: dict[str, str]) -> None:
+    res = havterm("tail", "PF_XBTUSD", "--futures-url", sim["futures_ws"], "--duration", "2.5", "--stats")
+    assert res.returncode == 0, res.stderr
+    stats = json.loads(res.stdout.strip().splitlines()[-1])
+    assert stats["futures"]["books"] == {"PF_XBTUSD": "synced"}
+    assert stats["futures"]["messages"]["FuturesBookDelta"] > 5
+    assert any("PF_XBTUSD ticker mark" in ln and "funding" in ln for ln in res.stdout.splitlines())

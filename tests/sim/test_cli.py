@@ -34,7 +34,8 @@ async def test_cli_prints_endpoints_and_stops_cleanly(sig: signal.Signals) -> No
     assert p.stdout is not None and p.stderr is not None
     line = await asyncio.wait_for(p.stdout.readline(), 20)
     ep = json.loads(line)
-    assert list(ep) == ["ws", "ws_auth", "ws_l3", "rest", "api_key", "api_secret"]
+    assert list(ep) == ["ws", "ws_auth", "ws_l3", "rest", "api_key", "api_secret", "futures_ws"]
+    assert ep["futures_ws"].startswith("ws://127.0.0.1:") and ep["futures_ws"].endswith("/ws/v1")
     assert all(
         ep[k].startswith("ws://127.0.0.1:") and ep[k].endswith("/v2") for k in ("ws", "ws_auth", "ws_l3")
     )

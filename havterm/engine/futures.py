@@ -1,0 +1,271 @@
+"""Kraken Futures WebSocket v1: typed events, the signed challenge, and a sequence-checked book.
+
+Futures books carry no checksum; integrity rests on ``seq``: every message of
+a subscription carries the next number, so a gap means a message was lost
+and the book must be rebuilt from a new snapshot (PROTOCOL.md §7). Numbers can
+arrive in exponent notation (``5.494e-6``); they are read as exact Decimals.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from sortedcontainers import SortedDict
+
+from havterm.engine.integrity import BookState
+
+FUTURES_WS = "wss://futures.kraken.com/ws/v1"
+
+
+def sign_challenge(challenge: str, secret_b64: str) -> str:
+    """``base64(HMAC-SHA512(base64decode(secret), SHA256(challenge)))`` (PROTOCOL.md §7.7)."""
+    digest = hashlib.sha256(challenge.encode("utf-8")).digest()
+    key = base64.b64decode(secret_b64)
+    return base64.b64encode(hmac.new(key, digest, hashlib.sha512).digest()).decode("ascii")
+
+
+# ---------------------------------------------------------------------------- events
+
+
+class FuturesTicker(msgspec.Struct, frozen=True):
+    """The ``ticker`` feed: prices, funding and open interest of one product."""
+
+    product_id: str
+    time: int
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    last: Decimal | None = None
+    index: Decimal | None = None
+    markPrice: Decimal | None = None
+    openInterest: Decimal | None = None
+    funding_rate: Decimal | None = None
+    funding_rate_prediction: Decimal | None = None
+    relative_funding_rate: Decimal | None = None
+    next_funding_rate_time: int | None = None
+    volume: Decimal | None = None
+    change: Decimal | None = None
+    tag: str | None = None
+    suspended: bool = False
+
+    @property
+    def basis(self) -> Decimal | None:
+        """Mark price minus index."""
+        if self.markPrice is None or self.index is None:
+            return None
+        return self.markPrice - self.index
+
+
+class FuturesLevel(msgspec.Struct, frozen=True, array_like=False):
+    """One level of a Futures book snapshot."""
+
+    price: Decimal
+    qty: Decimal
+
+
+class FuturesBookSnapshot(msgspec.Struct, frozen=True):
+    """``book_snapshot``: the whole book and the sequence number it starts from."""
+
+    product_id: str
+    seq: int
+    bids: tuple[FuturesLevel, ...]
+    asks: tuple[FuturesLevel, ...]
+    timestamp: int | None = None
+
+
+class FuturesBookDelta(msgspec.Struct, frozen=True):
+    """``book``: one level changed; ``qty`` 0 removes it."""
+
+    product_id: str
+    seq: int
+    side: str
+    price: Decimal
+    qty: Decimal
+    timestamp: int | None = None
+
+
+class FuturesTrade(msgspec.Struct, frozen=True):
+    """One trade; ``side`` is the taker's."""
+
+    product_id: str
+    side: str
+    price: Decimal
+    qty: Decimal
+    seq: int | None = None
+    time: int | None = None
+    type: str | None = None
+    uid: str | None = None
+
+
+class FuturesEvent(msgspec.Struct, frozen=True):
+    """A control message: info, subscribed, unsubscribed, challenge, error, alert, heartbeat."""
+
+    event: str
+    feed: str | None = None
+    product_ids: tuple[str, ...] = ()
+    message: str | None = None
+    version: int | None = None
+
+
+class FuturesDecodeError(msgspec.Struct, frozen=True):
+    """A frame that is not a Futures message we understand; never raised."""
+
+    reason: str
+    raw: str
+
+
+FuturesMessage = (
+    FuturesTicker | FuturesBookSnapshot | FuturesBookDelta | FuturesTrade | FuturesEvent | FuturesDecodeError
+)
+
+_any = msgspec.json.Decoder(float_hook=Decimal)
+
+
+def decode_futures(frame: str | bytes) -> list[FuturesMessage]:
+    """Decode one Futures v1 frame; bad input becomes a ``FuturesDecodeError``."""
+    excerpt = frame[:200] if isinstance(frame, str) else frame[:200].decode("utf-8", "replace")
+    try:
+        obj = _any.decode(frame)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        return [FuturesDecodeError(f"invalid JSON: {exc}", excerpt)]
+    if not isinstance(obj, dict):
+        return [FuturesDecodeError("not an object", excerpt)]
+    try:
+        return _decode_obj(obj)
+    except (msgspec.ValidationError, KeyError, TypeError, ValueError) as exc:
+        return [FuturesDecodeError(str(exc), excerpt)]
+
+
+def _decode_obj(obj: dict[str, Any]) -> list[FuturesMessage]:
+    feed = obj.get("feed")
+    if "event" in obj:
+        if obj.get("feed") == "heartbeat" and obj["event"] not in ("subscribed", "unsubscribed"):
+            return [FuturesEvent("heartbeat", "heartbeat")]
+        return [msgspec.convert(obj, FuturesEvent, strict=False)]
+    if feed == "ticker" or feed == "ticker_lite":
+        return [msgspec.convert(obj, FuturesTicker, strict=False)]
+    if feed == "book_snapshot":
+        snap = msgspec.convert(obj, FuturesBookSnapshot, strict=False)
+        for lv in (*snap.bids, *snap.asks):
+            if lv.qty < 0 or lv.price <= 0:
+                raise ValueError("negative quantity or non-positive price in book_snapshot")
+        return [snap]
+    if feed == "book":
+        delta = msgspec.convert(obj, FuturesBookDelta, strict=False)
+        if delta.qty < 0 or delta.side not in ("buy", "sell"):
+            raise ValueError("book delta with a negative quantity or an unknown side")
+        return [delta]
+    if feed == "trade":
+        return [msgspec.convert(obj, FuturesTrade, strict=False)]
+    if feed == "trade_snapshot":
+        return [
+            msgspec.convert(
+                {**t, "product_id": obj.get("product_id", t.get("product_id"))}, FuturesTrade, strict=False
+            )
+            for t in obj.get("trades", [])
+        ]
+    if feed == "heartbeat":
+        return [FuturesEvent("heartbeat", "heartbeat")]
+    raise ValueError(f"unknown feed {feed!r}")
+
+
+def subscribe_futures(feed: str, product_ids: list[str] | None = None, **extra: str) -> str:
+    """Encode a Futures subscribe request."""
+    msg: dict[str, Any] = {"event": "subscribe", "feed": feed}
+    if product_ids:
+        msg["product_ids"] = product_ids
+    msg.update(extra)
+    return msgspec.json.encode(msg).decode()
+
+
+def unsubscribe_futures(feed: str, product_ids: list[str] | None = None) -> str:
+    """Encode a Futures unsubscribe request."""
+    msg: dict[str, Any] = {"event": "unsubscribe", "feed": feed}
+    if product_ids:
+        msg["product_ids"] = product_ids
+    return msgspec.json.encode(msg).decode()
+
+
+# ---------------------------------------------------------------------------- book
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceGap:
+    """A Futures book missed messages: resnapshot it."""
+
+    product_id: str
+    expected: int
+    got: int
+
+
+class FuturesBook:
+    """One product's book, kept in order by ``seq``; a gap moves it to RESYNCING."""
+
+    def __init__(self, product_id: str) -> None:
+        self.product_id = product_id
+        self.bids: SortedDict = SortedDict()  # key: -price
+        self.asks: SortedDict = SortedDict()
+        self.seq: int | None = None
+        self.state = BookState.AWAITING_SNAPSHOT
+        self.gaps = 0
+        self.version = 0
+
+    def apply_snapshot(self, snap: FuturesBookSnapshot) -> None:
+        """Replace the book."""
+        self.bids.clear()
+        self.asks.clear()
+        for lv in snap.bids:
+            if lv.qty:
+                self.bids[-lv.price] = lv.qty
+        for lv in snap.asks:
+            if lv.qty:
+                self.asks[lv.price] = lv.qty
+        self.seq = snap.seq
+        self.state = BookState.SYNCED
+        self.version += 1
+
+    def apply_delta(self, delta: FuturesBookDelta) -> SequenceGap | None:
+        """Apply one delta in sequence; a gap (or a delta before any snapshot) returns a ``SequenceGap``."""
+        if self.state is not BookState.SYNCED or self.seq is None:
+            return None
+        if delta.seq <= self.seq:
+            return None  # a duplicate: already applied
+        if delta.seq != self.seq + 1:
+            gap = SequenceGap(self.product_id, self.seq + 1, delta.seq)
+            self.state = BookState.RESYNCING
+            self.gaps += 1
+            self.version += 1
+            return gap
+        self.seq = delta.seq
+        side, key = (self.bids, -delta.price) if delta.side == "buy" else (self.asks, delta.price)
+        if delta.qty == 0:
+            side.pop(key, None)
+        else:
+            side[key] = delta.qty
+        self.version += 1
+        return None
+
+    def best_bid(self) -> tuple[Decimal, Decimal] | None:
+        """Best bid ``(price, qty)``."""
+        if not self.bids:
+            return None
+        k, q = self.bids.peekitem(0)
+        return -k, q
+
+    def best_ask(self) -> tuple[Decimal, Decimal] | None:
+        """Best ask ``(price, qty)``."""
+        if not self.asks:
+            return None
+        k, q = self.asks.peekitem(0)
+        return k, q
+
+    def levels(self, side: str, n: int) -> list[tuple[Decimal, Decimal]]:
+        """Best-first levels of one side ("buy" or "sell")."""
+        if side == "buy":
+            return [(-k, self.bids[k]) for k in self.bids.islice(0, n)]
+        return [(k, self.asks[k]) for k in self.asks.islice(0, n)]

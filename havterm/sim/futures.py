@@ -1,0 +1,311 @@
+"""Kraken Futures WebSocket v1 in the embedded exchange: perpetuals with books, trades and funding.
+
+Each product (PF_XBTUSD, PF_ETHUSD, ...) has its own seeded book that moves
+with synthetic deltas, a trade now and then, and a ticker once a second whose
+funding rate drifts over time, so the dashboard and the tests have real
+Futures data offline. Book messages carry per-subscription ``seq`` numbers;
+``drop_next`` loses some on purpose so that clients can prove gap recovery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+FUTURES_PRODUCTS: dict[str, tuple[Decimal, Decimal]] = {
+    # product: (starting index price, tick size)
+    "PF_XBTUSD": (Decimal("63000"), Decimal("0.5")),
+    "PF_ETHUSD": (Decimal("3100"), Decimal("0.1")),
+    "PF_SOLUSD": (Decimal("150"), Decimal("0.01")),
+    "PF_XRPUSD": (Decimal("0.5"), Decimal("0.00001")),
+}
+FUTURES_FEEDS = ("book", "ticker", "trade", "heartbeat")
+
+
+@dataclass
+class _Product:
+    """One perpetual's state: index, book (ticks to qty), funding, open interest."""
+
+    name: str
+    tick: Decimal
+    index: Decimal
+    bids: dict[int, int] = field(default_factory=dict)  # price in ticks -> qty in contracts
+    asks: dict[int, int] = field(default_factory=dict)
+    funding_phase: float = 0.0
+    open_interest: int = 25_000_000
+    last: Decimal = Decimal(0)
+
+    def price(self, ticks: int) -> Decimal:
+        return (self.tick * ticks).normalize() if self.tick < 1 else self.tick * ticks
+
+
+@dataclass
+class _Client:
+    ws: ServerConnection
+    seq: dict[tuple[str, str], int] = field(default_factory=dict)  # (feed, product) -> last seq
+    drop: int = 0  # book deltas still to lose (fault injection)
+    # One writer per client keeps frames in order (seq numbers must arrive in sequence).
+    out: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+
+
+class FuturesVenue:
+    """The Futures side of the exchange; one WebSocket endpoint at ``/ws/v1``."""
+
+    def __init__(self, seed: int = 7, products: list[str] | None = None, rate: float = 20.0) -> None:
+        self.rng = random.Random(f"futures/{seed}")
+        self.rate = rate
+        self.products: dict[str, _Product] = {}
+        for name in products or list(FUTURES_PRODUCTS):
+            index, tick = FUTURES_PRODUCTS.get(name, (Decimal("100"), Decimal("0.01")))
+            p = _Product(name, tick, index, funding_phase=self.rng.random() * 6.28)
+            mid = int(index / tick)
+            for i in range(1, 41):
+                p.bids[mid - i] = self.rng.randint(100, 50_000)
+                p.asks[mid + i] = self.rng.randint(100, 50_000)
+            p.last = index
+            self.products[name] = p
+        self.clients: dict[int, _Client] = {}
+        self.server: Server | None = None
+        self.url = ""
+        self._tasks: list[asyncio.Task[None]] = []
+        self.paused = False
+        self.started_at = time.time()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Bind the endpoint and start the market and ticker loops; returns its URL."""
+        self.server = await serve(self._handler, host, port, compression=None)
+        bound = self.server.sockets[0].getsockname()[1]
+        self.url = f"ws://{host}:{bound}/ws/v1"
+        self._tasks = [asyncio.create_task(self._market()), asyncio.create_task(self._tickers())]
+        return self.url
+
+    async def stop(self) -> None:
+        """Close everything."""
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    def drop_next(self, n: int) -> None:
+        """Lose the next ``n`` book deltas to every client: the next one arrives with a gap."""
+        for c in self.clients.values():
+            c.drop += n
+
+    # ------------------------------------------------------------------ the market
+
+    def funding_rate(self, p: _Product, now: float) -> Decimal:
+        """A funding rate that drifts over minutes (so the dashboard shows it changing)."""
+        value = 1e-5 * math.sin(p.funding_phase + (now - self.started_at) / 120.0)
+        return Decimal(f"{value:.10e}")
+
+    def step(self, n: int = 1) -> None:
+        """``n`` synthetic book changes (round-robin over products), published at once."""
+        names = list(self.products)
+        for i in range(n):
+            self._change(self.products[names[i % len(names)]])
+
+    def _change(self, p: _Product) -> None:
+        rng = self.rng
+        is_bid = rng.random() < 0.5
+        side = p.bids if is_bid else p.asks
+        best_other = min(p.asks) if is_bid else max(p.bids)
+        r = rng.random()
+        if r < 0.3 and len(side) > 10:
+            ticks = rng.choice(sorted(side, reverse=is_bid)[:15])
+            del side[ticks]
+            qty = 0
+        elif r < 0.6:
+            ticks = rng.choice(sorted(side, reverse=is_bid)[:15])
+            qty = side[ticks] = max(1, int(side[ticks] * rng.uniform(0.5, 1.5)))
+        else:
+            edge = max(side) if is_bid else min(side)
+            ticks = edge + (1 if is_bid else -1) * rng.choice((-2, -1, 0, 1))
+            if (is_bid and ticks >= best_other) or (not is_bid and ticks <= best_other):
+                ticks = edge
+            qty = side[ticks] = rng.randint(100, 50_000)
+        if rng.random() < 0.2:
+            self._trade(p, is_bid)
+        self._publish_delta(p, "buy" if is_bid else "sell", p.price(ticks), qty)
+
+    def _trade(self, p: _Product, taker_buys: bool) -> None:
+        side = p.asks if taker_buys else p.bids
+        ticks = min(side) if taker_buys else max(side)
+        qty = min(side[ticks], self.rng.randint(1, 5_000))
+        p.last = p.price(ticks)
+        p.open_interest += self.rng.choice((-1, 1)) * qty
+        msg = {
+            "feed": "trade",
+            "product_id": p.name,
+            "uid": f"{self.rng.getrandbits(64):016x}",
+            "side": "buy" if taker_buys else "sell",
+            "type": "fill",
+            "time": int(time.time() * 1000),
+            "qty": qty,
+            "price": p.last,
+        }
+        self._broadcast("trade", p.name, msg)
+
+    def _publish_delta(self, p: _Product, side: str, price: Decimal, qty: int) -> None:
+        for cid, c in list(self.clients.items()):
+            key = ("book", p.name)
+            if key not in c.seq:
+                continue
+            c.seq[key] += 1
+            if c.drop > 0:
+                c.drop -= 1
+                continue
+            msg = {
+                "feed": "book",
+                "product_id": p.name,
+                "side": side,
+                "seq": c.seq[key],
+                "price": price,
+                "qty": qty,
+                "timestamp": int(time.time() * 1000),
+            }
+            self._send(cid, msg)
+
+    def _ticker(self, p: _Product, now: float) -> dict[str, Any]:
+        bid, ask = p.price(max(p.bids)), p.price(min(p.asks))
+        mark = (bid + ask) / 2
+        p.index += (mark - p.index) / 10
+        hour = 3600 * 1000
+        return {
+            "time": int(now * 1000),
+            "product_id": p.name,
+            "feed": "ticker",
+            "funding_rate": self.funding_rate(p, now),
+            "funding_rate_prediction": self.funding_rate(p, now + 60),
+            "next_funding_rate_time": (int(now * 1000) // hour + 1) * hour,
+            "bid": bid,
+            "ask": ask,
+            "bid_size": p.bids[max(p.bids)],
+            "ask_size": p.asks[min(p.asks)],
+            "index": p.index.quantize(p.tick),
+            "last": p.last,
+            "markPrice": mark,
+            "openInterest": p.open_interest,
+            "tag": "perpetual",
+            "pair": p.name[3:6] + ":USD",
+            "suspended": False,
+            "post_only": False,
+        }
+
+    async def _market(self) -> None:
+        while True:
+            await asyncio.sleep(1.0 / max(self.rate, 0.1))
+            if not self.paused:
+                self.step(1)
+
+    async def _tickers(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.time()
+            for p in self.products.values():
+                self._broadcast("ticker", p.name, self._ticker(p, now))
+            for cid, c in list(self.clients.items()):
+                if ("heartbeat", "") in c.seq:
+                    self._send(cid, {"feed": "heartbeat", "time": int(now * 1000)})
+
+    # ------------------------------------------------------------------ the protocol
+
+    def _broadcast(self, feed: str, product: str, msg: dict[str, Any]) -> None:
+        for cid, c in list(self.clients.items()):
+            if (feed, product) in c.seq:
+                self._send(cid, msg)
+
+    def _send(self, cid: int, msg: dict[str, Any]) -> None:
+        c = self.clients.get(cid)
+        if c is None:
+            return
+        c.out.put_nowait(json.dumps(msg, default=_number))
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        cid = id(ws)
+        client = self.clients[cid] = _Client(ws)
+        client.out.put_nowait('{"event":"info","version":1}')
+        writer = asyncio.create_task(_writer(client))
+        try:
+            async for raw in ws:
+                self._request(cid, raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.clients.pop(cid, None)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    def _request(self, cid: int, raw: str | bytes) -> None:
+        c = self.clients[cid]
+        try:
+            req = json.loads(raw)
+            event, feed = req["event"], req["feed"]
+        except (ValueError, KeyError, TypeError):
+            self._send(cid, {"event": "error", "message": "Json Error"})
+            return
+        if feed not in FUTURES_FEEDS:
+            self._send(cid, {"event": "error", "message": "Invalid feed"})
+            return
+        products = req.get("product_ids") or ([""] if feed == "heartbeat" else [])
+        bad = [p for p in products if p and p not in self.products]
+        if bad:
+            self._send(cid, {"event": "error", "message": "Invalid product id"})
+            return
+        if event == "unsubscribe":
+            for p in products:
+                c.seq.pop((feed, p), None)
+            self._send(cid, {"event": "unsubscribed", "feed": feed, "product_ids": products})
+            return
+        if event != "subscribe":
+            self._send(cid, {"event": "error", "message": "Json Error"})
+            return
+        self._send(cid, {"event": "subscribed", "feed": feed, "product_ids": products})
+        for name in products:
+            c.seq[(feed, name)] = 0
+            if feed == "book":
+                self._send(cid, self._snapshot(cid, name))
+            elif feed == "ticker":
+                self._send(cid, self._ticker(self.products[name], time.time()))
+
+    def _snapshot(self, cid: int, name: str) -> dict[str, Any]:
+        p = self.products[name]
+        seq = self.rng.randint(10_000, 1_000_000)
+        self.clients[cid].seq[("book", name)] = seq
+        return {
+            "feed": "book_snapshot",
+            "product_id": name,
+            "timestamp": int(time.time() * 1000),
+            "seq": seq,
+            "tickSize": None,
+            "bids": [{"price": p.price(t), "qty": q} for t, q in sorted(p.bids.items(), reverse=True)],
+            "asks": [{"price": p.price(t), "qty": q} for t, q in sorted(p.asks.items())],
+        }
+
+
+def _number(value: object) -> Any:
+    if isinstance(value, Decimal):
+        return float(value) if value != value.to_integral() else int(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+async def _writer(client: _Client) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            await client.ws.send(await client.out.get())
