@@ -76,9 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--seed", type=int, default=7)
     be.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
+    from havterm.serve_cli import add_serve_parser
     from havterm.tail_cli import add_tail_parser
 
     add_tail_parser(sub)
+    add_serve_parser(sub)
 
     try:
         from havterm.sim.cli import add_parser as add_sim_parser
@@ -89,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("verify", "bench", "tail", "record", "replay", "sim", "keys")
+COMMANDS = ("verify", "bench", "tail", "record", "replay", "sim", "keys", "serve", "watch")
 
 
 def _wants_dashboard(argv: Sequence[str]) -> bool:
@@ -122,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             runner = {"tail": tail_cli.run_tail, "record": tail_cli.run_record, "replay": tail_cli.run_replay}
             return runner[args.command](args)
+        if args.command == "serve":
+            from havterm.serve_cli import run_serve
+
+            return run_serve(args)
         if args.command == "sim":
             from havterm.sim.cli import run as run_sim
 
