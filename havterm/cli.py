@@ -76,11 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--seed", type=int, default=7)
     be.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
+    from havterm.keys_cli import add_keys_parser
     from havterm.serve_cli import add_serve_parser
     from havterm.tail_cli import add_tail_parser
 
     add_tail_parser(sub)
     add_serve_parser(sub)
+    add_keys_parser(sub)
 
     try:
         from havterm.sim.cli import add_parser as add_sim_parser
@@ -124,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             runner = {"tail": tail_cli.run_tail, "record": tail_cli.run_record, "replay": tail_cli.run_replay}
             return runner[args.command](args)
+        if args.command == "keys":
+            from havterm.keys_cli import run_keys
+
+            return run_keys(args)
         if args.command == "serve":
             from havterm.serve_cli import run_serve
 

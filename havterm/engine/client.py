@@ -425,7 +425,9 @@ class KrakenClient:
 
 def _private_params(channel: str) -> dict[str, Any]:
     if channel == "executions":
-        return {"snap_orders": True, "snap_trades": False}
+        # snap_trades: an order that filled while we were disconnected is settled as filled
+        # (with its fills) from the snapshot, not left as "outcome unknown".
+        return {"snap_orders": True, "snap_trades": True}
     return {}
 
 

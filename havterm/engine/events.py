@@ -233,12 +233,12 @@ class ExecutionReport(msgspec.Struct, frozen=True):
     """One report on the private ``executions`` channel.
 
     Updates are sparse (a ``new`` report carries only ids and status), so
-    every field but ``exec_type`` and ``order_id`` is optional and order state
-    must be merged on the client (PROTOCOL.md §8.13).
+    every field but ``order_id`` is optional and order state must be merged
+    on the client (PROTOCOL.md §8.13).
     """
 
-    exec_type: str
     order_id: str
+    exec_type: str | None = None  # present on the wire; optional so a snapshot row without it decodes
     order_status: str | None = None
     cl_ord_id: str | None = None
     order_userref: int | None = None

@@ -374,6 +374,10 @@ class Session:
     def connection_lost(self, now: float, cause: str) -> None:
         """The socket closed or failed; everything resubscribes on the next connect."""
         self.connected = False
+        # Frames queued for the dead socket must not go out on the next one: a trading
+        # request would carry a stale token and could be placed twice (the order is
+        # settled from the executions snapshot instead); subscriptions are requeued on connect.
+        self._out.clear()
         for sub in self.subs.values():
             if sub.state is not SubState.DISABLED:
                 sub.state = SubState.WANTED

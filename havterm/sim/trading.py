@@ -306,7 +306,7 @@ class Trading:
             data: list[dict[str, Any]] = []
             if snap_orders:
                 data.extend(
-                    self._full(o, None)
+                    self._full(o, o.status)
                     for o in self.account.orders.values()
                     if o.status in ("new", "partially_filled")
                 )
