@@ -75,14 +75,24 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--messages", type=int, default=200_000, help="generated stream length")
     be.add_argument("--seed", type=int, default=7)
     be.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    bu = bench_sub.add_parser(
+        "ui", help="run the dashboard headless against the embedded exchange; JSON summary last"
+    )
+    bu.add_argument("--rate", type=float, default=5000.0, help="exchange operations per second")
+    bu.add_argument("--symbols", type=int, default=10)
+    bu.add_argument("--duration", type=float, default=20.0, help="seconds")
+    bu.add_argument("--fps", type=float, default=20.0)
+    bu.add_argument("--screen", choices=("ladder", "grid"), default="ladder")
 
     from havterm.keys_cli import add_keys_parser
     from havterm.serve_cli import add_serve_parser
     from havterm.tail_cli import add_tail_parser
+    from havterm.watch_cli import add_watch_parser
 
     add_tail_parser(sub)
     add_serve_parser(sub)
     add_keys_parser(sub)
+    add_watch_parser(sub)
 
     try:
         from havterm.sim.cli import add_parser as add_sim_parser
@@ -117,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from havterm.verify_cli import run_verify
 
             return run_verify(args.files, dict(args.precision), args.depth)
+        if args.command == "bench" and args.bench == "ui":
+            from havterm.bench.ui_bench import run_ui_bench
+
+            return run_ui_bench(args.rate, args.symbols, args.duration, args.fps, args.screen)
         if args.command == "bench":
             from havterm.bench.engine_bench import run_engine_bench
 
@@ -126,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             runner = {"tail": tail_cli.run_tail, "record": tail_cli.run_record, "replay": tail_cli.run_replay}
             return runner[args.command](args)
+        if args.command == "watch":
+            from havterm.watch_cli import run_watch
+
+            return run_watch(args)
         if args.command == "keys":
             from havterm.keys_cli import run_keys
 

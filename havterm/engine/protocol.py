@@ -247,6 +247,7 @@ class Session:
         self._ping_sent: dict[int, float] = {}
         self.reconnect_cause: str | None = None
         self.system_status = "unknown"
+        self.connects = 0
         for sub in subscriptions:
             self.add(sub)
 
@@ -350,6 +351,9 @@ class Session:
         """The socket is open (and, for private endpoints, a fresh token is in hand)."""
         self.connected = True
         self.token = token
+        self.connects += 1
+        if self.primary:
+            self.market.state.reconnects = self.connects - 1
         self._last_frame_at = now
         self._last_ping_at = now
         self._pending.clear()

@@ -1,0 +1,482 @@
+"""The one module that knows both the engine and Textual: owns the client, the frame timer and events.
+
+The client updates ``MarketState`` in place at whatever rate the exchange
+sends. This bridge never forwards frames: one timer at the frame rate pulls
+the state, rebuilds the plain views (``havterm.widgets.views``) only for
+symbols whose ``version`` moved, and asks the app to repaint the visible
+screen. Discrete engine events (connection phases, integrity changes) become
+Textual messages, because those must not be lost or coalesced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
+
+from havterm.engine.state import MarketState, SymbolState
+from havterm.widgets.analytics import FlowStats
+from havterm.widgets.messages import ConnectionChanged, IntegrityChanged, Notice
+from havterm.widgets.views import BookView, ConnView, FlowView, SymbolView, TradeView
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+log = logging.getLogger("havterm.ui")
+
+KRAKEN_URLS = {
+    "url": "wss://ws.kraken.com/v2",
+    "auth_url": "wss://ws-auth.kraken.com/v2",
+    "l3_url": "wss://ws-l3.kraken.com/v2",
+    "rest_url": "https://api.kraken.com",
+}
+"""Live endpoints, used unless the command line names others."""
+STATS_EVERY_S = 0.5
+"""Latency percentiles and message rates are recomputed at most this often (they sort a window)."""
+TAPE = 200
+"""Trades handed to the flow screen's tape."""
+GRID_LEVELS = 10
+"""Levels per side in the views of symbols that are not on screen (spread, imbalance)."""
+
+
+class ReplayClient:
+    """Plays a recording through the engine's ``Replayer`` with the client's contract (``state``, ``events``).
+
+    Frames are applied at their recorded pace times ``speed`` (0: as fast as the
+    loop allows, yielding to the UI every few hundred frames). Adding or
+    removing symbols is not possible in a recording and says so.
+    """
+
+    def __init__(self, path: str, speed: float = 1.0) -> None:
+        from havterm.engine.replayer import Replayer
+
+        self.path = path
+        self.speed = speed
+        self.replayer = Replayer()
+        self.state: MarketState = self.replayer.market.state
+        self.frames = 0
+        self._task: asyncio.Task[None] | None = None
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def start(self) -> None:
+        """Start playing in the background."""
+        self._task = asyncio.create_task(self._run(), name="havterm-replay")
+
+    async def stop(self) -> None:
+        """Stop playing."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def events(self) -> Any:
+        """Integrity failures found while replaying, as ``BookIntegrity``-like events."""
+        while True:
+            yield await self._queue.get()
+
+    async def add_symbol(self, symbol: str) -> None:
+        """A recording holds what it holds."""
+        raise RuntimeError("a replay cannot subscribe new symbols")
+
+    async def remove_symbol(self, symbol: str) -> None:
+        """Hide a symbol of the recording."""
+        self.state.symbols.pop(symbol, None)
+        self.state.version += 1
+
+    def _phase(self, phase: str, cause: str = "") -> None:
+        self.state.phase = phase
+        self.state.phase_cause = cause
+        self.state.version += 1
+
+    async def _run(self) -> None:
+        from havterm.engine.market import IntegrityFailure
+        from havterm.engine.protocol import BookIntegrity
+        from havterm.engine.replay import RecordingError, read_frames
+
+        self._phase("replaying")
+        first_ts: int | None = None
+        start = time.monotonic()
+        try:
+            for frame in read_frames(self.path):
+                if self.speed > 0 and frame.ts_ns:
+                    if first_ts is None:
+                        first_ts = frame.ts_ns
+                    delay = start + (frame.ts_ns - first_ts) / 1e9 / self.speed - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                elif self.frames % 200 == 0:
+                    await asyncio.sleep(0)  # as fast as possible, but the keyboard still answers
+                wall = frame.ts_ns / 1e9 if frame.ts_ns else time.time()
+                for ev in self.replayer.feed(frame, time.monotonic(), wall):
+                    if isinstance(ev, IntegrityFailure):
+                        st = self.state.symbols.get(ev.symbol)
+                        state = st.book_state if st is not None else None
+                        self._queue.put_nowait(BookIntegrity(ev.symbol, state, ev.reason))  # type: ignore[arg-type]
+                self.frames += 1
+        except RecordingError as exc:
+            self._phase("failed", str(exc))
+            return
+        self._phase("finished", f"{self.frames} frames replayed")
+
+
+@dataclass(slots=True)
+class Source:
+    """Where market data comes from: live endpoints, or an embedded exchange started in our loop."""
+
+    symbols: list[str]
+    depth: int = 100
+    urls: dict[str, str] = field(default_factory=lambda: dict(KRAKEN_URLS))
+    demo: bool = False
+    demo_rate: float = 400.0
+    demo_seed: int = 7
+    demo_paused: bool = False
+    """Start the embedded market paused (tests and screenshots step it by hand)."""
+    replay: str | None = None
+    """Play this recording instead of connecting."""
+    replay_speed: float = 1.0
+
+    @property
+    def live_kraken(self) -> bool:
+        """True when pointed at Kraken itself (so failures suggest ``--demo``)."""
+        return not self.demo and not self.replay and "kraken.com" in self.urls.get("url", "")
+
+
+def make_client(source: Source, urls: dict[str, str]) -> Any:
+    """Build the engine's ``KrakenClient`` for ``urls``."""
+    from havterm.engine.client import ClientConfig, KrakenClient
+
+    cfg = ClientConfig(
+        symbols=list(source.symbols),
+        depth=source.depth,
+        channels=("book", "trade", "ticker"),
+        url=urls["url"],
+        auth_url=urls["auth_url"],
+        l3_url=urls["l3_url"],
+        rest_url=urls["rest_url"],
+    )
+    return KrakenClient(cfg)
+
+
+@dataclass(slots=True)
+class _SymbolCache:
+    """What the bridge remembers per symbol between frames."""
+
+    seen_version: int = -1
+    view: SymbolView | None = None
+    full: bool = False
+    flow: FlowStats = field(default_factory=FlowStats)
+    spark: deque[float] = field(default_factory=lambda: deque(maxlen=240))
+    spark_second: int = -1
+    stats_at: float = -1e9
+    rate: float = 0.0
+    p50: float | None = None
+    p99: float | None = None
+
+
+class Bridge:
+    """Owns the client (and the demo exchange); turns engine state into views at the frame rate."""
+
+    def __init__(
+        self,
+        app: App[Any],
+        source: Source,
+        *,
+        fps: float = 20.0,
+        client: Any = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.source = source
+        self.fps = fps
+        self.client = client
+        self.exchange: Any = None
+        self.monotonic = monotonic
+        self.focused = source.symbols[0] if source.symbols else ""
+        self._cache: dict[str, _SymbolCache] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._timer: Any = None
+        self._down_since: float | None = None
+        self._last_phase = ""
+        self._conn_view: ConnView | None = None
+        self._conn_at = -1e9
+        self._conn_rate = 0.0
+        self.urls: dict[str, str] = dict(source.urls)
+        self.frames = 0
+        self.frame_hook: Callable[[float], None] | None = None
+        self.error: str | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start the demo exchange (if any), the client, the event pump and the frame timer."""
+        try:
+            if self.source.demo and self.client is None:
+                from havterm.sim import Exchange, SimConfig
+
+                syms = tuple(
+                    dict.fromkeys([*self.source.symbols, "BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD"])
+                )
+                self.exchange = Exchange(
+                    SimConfig(
+                        seed=self.source.demo_seed,
+                        rate=self.source.demo_rate,
+                        symbols=syms,
+                        market=not self.source.demo_paused,
+                    )
+                )
+                ep = await self.exchange.start()
+                self.urls = {
+                    "url": ep["ws"],
+                    "auth_url": ep["ws_auth"],
+                    "l3_url": ep["ws_l3"],
+                    "rest_url": ep["rest"],
+                }
+            if self.client is None and self.source.replay:
+                self.client = ReplayClient(self.source.replay, self.source.replay_speed)
+                self.urls = {"url": self.source.replay}
+            if self.client is None:
+                self.client = make_client(self.source, self.urls)
+            await self.client.start()
+        except Exception as exc:  # a bad URL or a port in use: say so in the UI, never a traceback
+            log.exception("could not start the market data client")
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.app.post_message(Notice(f"cannot start: {self.error}", "error"))
+        else:
+            self._tasks.append(asyncio.create_task(self._pump_events(), name="havterm-events"))
+        self._timer = self.app.set_interval(1.0 / self.fps, self.frame, name="havterm-frame")
+
+    async def stop(self) -> None:
+        """Stop everything this bridge started, newest first."""
+        if self._timer is not None:
+            self._timer.stop()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.client.stop(), 3.0)
+        if self.exchange is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.exchange.stop(), 3.0)
+
+    @property
+    def state(self) -> MarketState | None:
+        """The client's live state (None before the client exists)."""
+        return getattr(self.client, "state", None)
+
+    async def _pump_events(self) -> None:
+        """Discrete events become Textual messages; nothing high-rate comes this way."""
+        events = getattr(self.client, "events", None)
+        if events is None:
+            return
+        try:
+            async for ev in events():
+                msg = self._message_for(ev)
+                if msg is not None:
+                    self.app.post_message(msg)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("event stream ended")
+
+    @staticmethod
+    def _message_for(ev: Any) -> Message | None:
+        kind = type(ev).__name__
+        if kind == "StateChange":
+            old, new = getattr(ev.old, "value", ev.old), getattr(ev.new, "value", ev.new)
+            return ConnectionChanged(str(old), str(new), str(getattr(ev, "cause", "") or ""))
+        if kind == "BookIntegrity":
+            state = getattr(ev.state, "value", ev.state)
+            return IntegrityChanged(str(ev.symbol), str(state), str(getattr(ev, "reason", "") or ""))
+        return None
+
+    # ------------------------------------------------------------------ symbols
+
+    def add_symbol(self, symbol: str) -> None:
+        """Subscribe ``symbol`` (in the background; failures arrive as a notice)."""
+        if symbol in self.symbols():
+            return
+        self._run(self.client.add_symbol(symbol), f"add {symbol}")
+
+    def remove_symbol(self, symbol: str) -> None:
+        """Unsubscribe ``symbol``."""
+        self._cache.pop(symbol, None)
+        self._run(self.client.remove_symbol(symbol), f"remove {symbol}")
+
+    def _run(self, coro: Any, what: str) -> None:
+        async def runner() -> None:
+            try:
+                await coro
+            except Exception as exc:
+                self.app.post_message(Notice(f"could not {what}: {exc}", "error"))
+
+        self._tasks.append(asyncio.create_task(runner()))
+
+    # ------------------------------------------------------------------ the frame
+
+    def frame(self) -> None:
+        """One frame: fold new data into analytics, then let the app repaint the visible screen."""
+        now = self.monotonic()
+        state = self.state
+        if state is not None:
+            for sym, st in list(state.symbols.items()):
+                self._fold(sym, st, now)
+        self.frames += 1
+        hook = self.frame_hook
+        if hook is not None:
+            hook(now)
+
+    def _fold(self, sym: str, st: SymbolState, now: float) -> None:
+        """Analytics that must see every frame of every symbol (cheap when nothing changed)."""
+        c = self._cache.get(sym)
+        if c is None:
+            c = self._cache[sym] = _SymbolCache()
+        sec = int(now)
+        if sec != c.spark_second and st.book is not None:
+            mid = st.book.mid()
+            if mid is not None:
+                c.spark_second = sec
+                c.spark.append(float(mid))
+        if st.version == c.seen_version:
+            return
+        if st.trades:
+            last = c.flow.last_trade_id
+            new: list[TradeView] = []
+            for tr in reversed(st.trades):
+                if last is not None and tr.trade_id <= last:
+                    break
+                new.append(TradeView(tr.trade_id, tr.side, tr.price, tr.qty, tr.timestamp))
+                if len(new) >= 500:
+                    break
+            if new:
+                c.flow.add_trades(tuple(new))
+        if st.book is not None and sym == self.focused:
+            c.flow.add_book(self._book_view(st, GRID_LEVELS), _clock_text(st))
+
+    # ------------------------------------------------------------------ views (ViewSource)
+
+    def symbols(self) -> list[str]:
+        """Subscribed symbols in subscription order."""
+        state = self.state
+        return list(state.symbols) if state is not None else list(self.source.symbols)
+
+    def _book_view(self, st: SymbolState, levels: int | None) -> BookView:
+        book = st.book
+        assert book is not None
+        return BookView(
+            st.symbol,
+            st.version,
+            tuple(book.bids(levels)),
+            tuple(book.asks(levels)),
+            book.price_precision,
+            book.qty_precision,
+            st.book_state.value,
+            st.book_reason,
+            st.mismatches,
+            st.resyncs,
+        )
+
+    def symbol_view(self, symbol: str, full: bool = True) -> SymbolView | None:
+        """The view of ``symbol``: the whole book and tape when ``full``, else the top levels only."""
+        state = self.state
+        st = state.symbols.get(symbol) if state is not None else None
+        if st is None:
+            return None
+        c = self._cache.get(symbol)
+        if c is None:
+            c = self._cache[symbol] = _SymbolCache()
+        now = self.monotonic()
+        stats_due = now - c.stats_at >= STATS_EVERY_S
+        if c.view is not None and c.seen_version == st.version and (c.full or not full) and not stats_due:
+            return c.view
+        if stats_due:
+            c.stats_at = now
+            c.rate = st.messages.rate(now)
+            # A recording's exchange timestamps are from another day: no latency to show.
+            c.p50, c.p99 = (None, None) if self.source.replay else st.latency.percentiles(50, 99)
+        book = self._book_view(st, None if full else GRID_LEVELS) if st.book is not None else None
+        trades: tuple[TradeView, ...] = ()
+        if full and st.trades:
+            recent = list(st.trades)[-TAPE:]
+            trades = tuple(
+                TradeView(t.trade_id, t.side, t.price, t.qty, t.timestamp) for t in reversed(recent)
+            )
+        ticker = st.ticker
+        c.view = SymbolView(
+            symbol,
+            st.version,
+            book,
+            trades,
+            st.last_price,
+            ticker.change_pct if ticker is not None else None,
+            c.rate,
+            c.p50,
+            c.p99,
+            st.health.value,
+            None if st.last_update_at is None else max(0.0, now - st.last_update_at),
+            tuple(c.spark),
+        )
+        c.seen_version = st.version
+        c.full = full
+        return c.view
+
+    def flow_view(self, symbol: str) -> FlowView:
+        """Order-flow analytics of ``symbol``."""
+        c = self._cache.get(symbol)
+        return c.flow.view() if c is not None else FlowView()
+
+    def conn_view(self) -> ConnView:
+        """The connection as the status bar shows it (rates recomputed twice a second)."""
+        now = self.monotonic()
+        state = self.state
+        if state is None:
+            phase, cause = ("failed" if self.error else "starting"), (self.error or "")
+            return ConnView(phase, cause, self.urls.get("url", ""), self.source.live_kraken)
+        phase = str(getattr(state.phase, "value", state.phase))
+        view = ConnView(phase)
+        if view.up:
+            self._down_since = None
+        elif self._down_since is None:
+            self._down_since = now
+        if self._conn_view is not None and now - self._conn_at < STATS_EVERY_S and phase == self._last_phase:
+            return self._conn_view
+        self._last_phase = phase
+        self._conn_at = now
+        rate = sum(st.messages.rate(now) for st in state.symbols.values())
+        focused = state.symbols.get(self.focused)
+        p50: float | None = None
+        p99: float | None = None
+        if focused is not None and not self.source.replay:
+            p50, p99 = focused.latency.percentiles(50, 99)
+        self._conn_view = ConnView(
+            phase,
+            str(state.phase_cause or ""),
+            self.urls.get("url", ""),
+            self.source.live_kraken,
+            0.0 if self._down_since is None else now - self._down_since,
+            state.reconnects,
+            state.rtt_ms,
+            str(state.system_status),
+            rate,
+            p50,
+            p99,
+        )
+        return self._conn_view
+
+
+def _clock_text(st: SymbolState) -> str:
+    """``HH:MM:SS`` of the symbol's last book message (exchange time), for flow events."""
+    ts = st.book.timestamp if st.book is not None else None
+    if ts and "T" in ts:
+        return ts.partition("T")[2][:8]
+    return time.strftime("%H:%M:%S", time.gmtime())

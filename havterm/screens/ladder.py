@@ -1,0 +1,76 @@
+"""Screen 1: the price ladder of the selected symbol."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+
+from havterm.screens import BaseScreen, Header, bindings
+from havterm.widgets.ladder import Ladder
+from havterm.widgets.status import symbol_header
+from havterm.widgets.views import SymbolView, ViewSource
+
+
+class LadderScreen(BaseScreen):
+    """Bids and asks around the spread with bars, cumulative size, grouping, cursor and flashes."""
+
+    BINDINGS = bindings(
+        "ladder.cursor_up",
+        "ladder.cursor_down",
+        "ladder.page_up",
+        "ladder.page_down",
+        "ladder.center",
+        "ladder.group_coarser",
+        "ladder.group_finer",
+    )
+
+    def __init__(self) -> None:
+        super().__init__(name="ladder")
+        self._shown: tuple[object, ...] = ()
+
+    def body(self) -> ComposeResult:
+        yield Ladder(id="ladder")
+
+    @property
+    def ladder(self) -> Ladder:
+        """The ladder widget."""
+        return self.query_one(Ladder)
+
+    def frame(self, src: ViewSource, now: float) -> None:
+        view = src.symbol_view(self.symbol)
+        ladder = self.ladder
+        key = (view, ladder.model.group_index, ladder.model.cursor, ladder.size)
+        # Redraw on a new view or a UI change, and keep drawing while a flash fades.
+        if key != self._shown or ladder.model.flashing(now):
+            self._shown = key
+            ladder.show(view.book if view else None, now)
+        self.query_one(Header).show(symbol_header(self.symbol, view, self.header_extra(view)))
+
+    def header_extra(self, view: SymbolView | None) -> str:
+        m = self.ladder.model
+        book = view.book if view else None
+        group = book.price(m.group) if book and book.price_precision is not None else str(m.group)
+        cur = f"cursor {m.cursor_price}" if m.cursor_price else ""
+        return f"group {group}   {cur}"
+
+    def action_cursor(self, delta: int) -> None:
+        """Move the cursor by ``delta`` rows."""
+        n_ask, n_bid = self.ladder.counts()
+        self.ladder.model.move_cursor(delta, n_ask, n_bid)
+        self._repaint()
+
+    def action_center(self) -> None:
+        """Put the cursor back on the best ask."""
+        self.ladder.model.cursor = -1
+        self._repaint()
+
+    def action_group(self, delta: int) -> None:
+        """Coarser (+1) or finer (-1) price grouping."""
+        m = self.ladder.model
+        m.set_group(m.group_index + delta)
+        self._repaint()
+
+    def _repaint(self) -> None:
+        # Keys repaint at once instead of waiting for the next frame: keystroke latency matters.
+        src = getattr(self.app, "bridge", None)
+        if src is not None:
+            self.frame(src, src.monotonic())

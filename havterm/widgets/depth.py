@@ -1,0 +1,205 @@
+"""The depth chart: cumulative bid and ask curves around the mid, with fill-cost markers.
+
+``DepthChart`` is a pure Rich renderable sized by the console options it is
+given, so tests can render it to text without an app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.style import Style
+from rich.text import Text
+
+from havterm.widgets.views import BookView, Level, fmt_qty, fmt_units
+
+VBLOCKS = " ▁▂▃▄▅▆▇█"
+BID = Style(color="#4fd17b")
+ASK = Style(color="#ff6b6b")
+MARK = Style(color="#ffd75f", bold=True)
+AXIS = Style(color="#7f8a99")
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """The cost of taking ``qty`` lots from one side of the book."""
+
+    side: str
+    qty: int
+    filled: int
+    avg_ticks: float
+    worst_ticks: int
+    slippage_bps: float
+
+    @property
+    def complete(self) -> bool:
+        """False when the visible book is too thin for the whole size."""
+        return self.filled >= self.qty
+
+
+def fill_cost(book: BookView, side: str, qty: int) -> Fill | None:
+    """Walk ``asks`` (a buy) or ``bids`` (a sell) to fill ``qty`` lots; exact in ticks and lots."""
+    levels = book.asks if side == "buy" else book.bids
+    if not levels or qty <= 0:
+        return None
+    left, notional, worst = qty, 0, levels[0][0]
+    for t, q in levels:
+        take = min(q, left)
+        notional += take * t
+        left -= take
+        worst = t
+        if left == 0:
+            break
+    filled = qty - left
+    avg = notional / filled
+    best = levels[0][0]
+    slip = abs(avg - best) / best * 10_000 if best else 0.0
+    return Fill(side, qty, filled, avg, worst, slip)
+
+
+def cumulative(levels: tuple[Level, ...]) -> list[Level]:
+    """Best-first ``(price, cumulative qty)``."""
+    out, cum = [], 0
+    for t, q in levels:
+        cum += q
+        out.append((t, cum))
+    return out
+
+
+class DepthChart:
+    """Cumulative depth around the mid over ``range_bps`` either side (0: fit the whole book)."""
+
+    def __init__(
+        self, book: BookView | None, range_bps: float, fill_qty: int, height: int | None = None
+    ) -> None:
+        self.book = book
+        self.range_bps = range_bps
+        self.fill_qty = fill_qty
+        self.height = height
+        self.used_bps = range_bps
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        height = self.height or options.height or 20
+        yield from self.lines(width, height)
+
+    def lines(self, width: int, height: int) -> list[Text]:
+        """The chart as ``height`` lines of ``width`` cells."""
+        book = self.book
+        if book is None or not book.bids or not book.asks or height < 5 or width < 30:
+            return [Text("waiting for the book…", style=AXIS)] + [Text("")] * max(0, height - 1)
+        label_w = 10
+        plot_w = width - label_w - 1
+        plot_h = height - 4  # axis, price labels, two legend lines
+        mid2 = book.mid_ticks2() or 0
+        mid = mid2 / 2
+        if self.range_bps > 0:
+            span = mid * self.range_bps / 10_000
+        else:
+            # Auto: just wide enough for every level the book holds.
+            span = max(mid - book.bids[-1][0], book.asks[-1][0] - mid) * 1.02
+        span = max(span, (book.spread_ticks() or 1) * 2.0, 1.0)
+        self.used_bps = span / mid * 10_000 if mid else 0.0
+        lo, hi = mid - span, mid + span
+        bids_c = cumulative(book.bids)
+        asks_c = cumulative(book.asks)
+        cols: list[tuple[str, int]] = []
+        for x in range(plot_w):
+            p = lo + (hi - lo) * (x + 0.5) / plot_w
+            if p < mid:
+                # Bids: everything priced at or above p would trade against a sell down to p.
+                cum = 0
+                for t, c in bids_c:
+                    if t >= p:
+                        cum = c
+                    else:
+                        break
+                cols.append(("bid", cum))
+            else:
+                cum = 0
+                for t, c in asks_c:
+                    if t <= p:
+                        cum = c
+                    else:
+                        break
+                cols.append(("ask", cum))
+        top = max((c for _, c in cols), default=0) or 1
+        buy = fill_cost(book, "buy", self.fill_qty)
+        sell = fill_cost(book, "sell", self.fill_qty)
+
+        def col_of(ticks: float) -> int | None:
+            x = int((ticks - lo) / (hi - lo) * plot_w)
+            return x if 0 <= x < plot_w else None
+
+        marks = {
+            x
+            for x in (col_of(buy.worst_ticks) if buy else None, col_of(sell.worst_ticks) if sell else None)
+            if x is not None
+        }
+        mid_x = col_of(mid)
+        lines: list[Text] = []
+        for row in range(plot_h):
+            level_top = (plot_h - row) / plot_h
+            level_bot = (plot_h - row - 1) / plot_h
+            if row == 0:
+                label = fmt_qty(top, book.qty_precision, label_w)
+            elif row == plot_h // 2:
+                label = fmt_qty(top // 2, book.qty_precision, label_w)
+            else:
+                label = ""
+            line = Text(label.rjust(label_w) + ("┤" if label else "│"), style=AXIS, no_wrap=True, end="")
+            # Cells of one style are appended as one run: one span (and one SVG text) per run.
+            run: list[str] = []
+            run_style: Style | None = None
+            for x, (side, c) in enumerate(cols):
+                frac = c / top
+                if frac >= level_top:
+                    ch = "█"
+                elif frac > level_bot:
+                    ch = VBLOCKS[int((frac - level_bot) * plot_h * 8)]
+                else:
+                    ch = " "
+                if ch == " " and x in marks:
+                    ch, style = "┊", MARK
+                elif ch == " " and x == mid_x:
+                    ch, style = "│", AXIS
+                else:
+                    style = BID if side == "bid" else ASK
+                if style is not run_style and run:
+                    line.append("".join(run), run_style)
+                    run = []
+                run_style = style
+                run.append(ch)
+            if run:
+                line.append("".join(run), run_style)
+            lines.append(line)
+        axis = Text(" " * label_w + "└" + "─" * plot_w, style=AXIS, no_wrap=True, end="")
+        lines.append(axis)
+        pp = book.price_precision
+        left = fmt_units(round(lo), pp)
+        right = fmt_units(round(hi), pp)
+        centre = f"mid {book.mid_text()}"
+        labels = " " * (label_w + 1) + left
+        pad = plot_w - len(left) - len(right) - len(centre)
+        labels += " " * max(1, pad // 2) + centre + " " * max(1, pad - pad // 2) + right
+        lines.append(Text(labels[:width], style=AXIS, no_wrap=True, end=""))
+        qty_text = fmt_qty(self.fill_qty, book.qty_precision, 14)
+        lines.append(self._fill_text(book, buy, f"buy {qty_text}", ASK, width))
+        lines.append(self._fill_text(book, sell, f"sell {qty_text}", BID, width))
+        return lines[:height]
+
+    @staticmethod
+    def _fill_text(book: BookView, fill: Fill | None, what: str, style: Style, width: int) -> Text:
+        text = Text(no_wrap=True, end="")
+        text.append(f" ┊ {what}: ", MARK)
+        if fill is None:
+            text.append("no liquidity", AXIS)
+            return text
+        avg = fmt_units(round(fill.avg_ticks * 10), book.price_precision + 1)
+        text.append(f"avg {avg}  worst {book.price(fill.worst_ticks)}  ", style)
+        text.append(f"slippage {fill.slippage_bps:.2f} bps", MARK)
+        if not fill.complete:
+            text.append(f"  (only {book.qty(fill.filled, 14)} visible)", AXIS)
+        text.truncate(width)
+        return text

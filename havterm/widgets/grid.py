@@ -1,0 +1,226 @@
+"""The multi-symbol grid: one cached line per symbol, repainted only when that symbol changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.widget import Widget
+
+from havterm.widgets.views import SymbolView, fmt_decimal
+
+SPARKS = "▁▂▃▄▅▆▇█"
+HEAD = Style(color="#9fb3c8", bold=True)
+DIM = Style(color="#7f8a99")
+UP = Style(color="#4fd17b")
+DOWN = Style(color="#ff6b6b")
+CURSOR = Style(bgcolor="#2b3a55")
+STATE_STYLE = {
+    "synced": Style(color="#4fd17b"),
+    "resyncing": Style(color="#ffd75f", bold=True),
+    "awaiting": Style(color="#7f8a99"),
+    "stale": Style(color="#ff9f43", bold=True),
+    "disabled": Style(color="#ff6b6b", bold=True),
+}
+COLUMNS = (
+    ("Symbol", 10),
+    ("Last", 13),
+    ("Chg %", 8),
+    ("Sprd bps", 9),
+    ("Imb", 6),
+    ("Msg/s", 7),
+    ("p50 ms", 7),
+    ("Book", 10),
+    ("Age s", 6),
+)
+
+
+def sparkline(values: tuple[float, ...], width: int) -> str:
+    """The last ``width`` values as block characters scaled to their own range."""
+    vals = values[-width:]
+    if not vals:
+        return ""
+    lo, hi = min(vals), max(vals)
+    if hi == lo:
+        return SPARKS[3] * len(vals)
+    return "".join(SPARKS[min(7, int((v - lo) / (hi - lo) * 8))] for v in vals)
+
+
+@dataclass(frozen=True, slots=True)
+class GridRow:
+    """Display values of one symbol (the line cache key, with the cursor flag)."""
+
+    symbol: str
+    last: str
+    change: str
+    change_up: bool | None
+    spread: str
+    imbalance: str
+    rate: str
+    latency: str
+    state: str
+    age: str
+    spark: str
+    cursor: bool = False
+
+
+def grid_row(view: SymbolView, cursor: bool, spark_w: int) -> GridRow:
+    """Format one symbol's view; pure."""
+    book = view.book
+    bps = book.spread_bps() if book else None
+    imb = book.imbalance() if book else None
+    ch = view.change_pct
+    state = book.state if book else "awaiting"
+    if view.health != "active" and state == "synced":
+        state = view.health
+    return GridRow(
+        view.symbol,
+        fmt_decimal(view.last),
+        "-" if ch is None else f"{ch:+.2f}",
+        None if ch is None or ch == 0 else ch > 0,
+        "-" if bps is None else f"{bps:.2f}",
+        "-" if imb is None else f"{imb:+.2f}",
+        f"{view.msg_rate:.0f}",
+        "-" if view.latency_p50 is None else f"{view.latency_p50:.0f}",
+        state + (f" ×{book.mismatches}" if book and book.mismatches else ""),
+        "-" if view.staleness_s is None else f"{view.staleness_s:.0f}",
+        sparkline(view.spark, spark_w),
+        cursor,
+    )
+
+
+NARROW_DROP = ("Msg/s", "p50 ms")
+"""Columns left out below 100 cells, so that price, change, spread, book state, age and trend fit 80."""
+
+
+def columns_for(width: int) -> tuple[tuple[str, int], ...]:
+    """The columns shown at ``width`` cells."""
+    if width >= 100:
+        return COLUMNS
+    return tuple(c for c in COLUMNS if c[0] not in NARROW_DROP)
+
+
+def spark_offset(width: int) -> int:
+    """Where the trend column starts at ``width``."""
+    return sum(w + 1 for _, w in columns_for(width))
+
+
+def render_grid_row(row: GridRow | None, width: int) -> Text:
+    """One grid line at ``width`` cells; ``None`` is the header."""
+    text = Text(no_wrap=True, overflow="crop", end="")
+    cols = columns_for(width)
+    if row is None:
+        for name, w in cols:
+            text.append((name.ljust(w) if name in ("Symbol", "Book") else name.rjust(w)) + " ", HEAD)
+        text.append("Trend", HEAD)
+        text.truncate(width, pad=True)
+        return text
+    base = CURSOR if row.cursor else Style()
+    values = {
+        "Symbol": row.symbol, "Last": row.last, "Chg %": row.change, "Sprd bps": row.spread,
+        "Imb": row.imbalance, "Msg/s": row.rate, "p50 ms": row.latency, "Book": row.state, "Age s": row.age,
+    }  # fmt: skip
+    for name, w in cols:
+        value = values[name]
+        style = base
+        if name == "Symbol":
+            style = base + Style(bold=True)
+        elif name == "Chg %" and row.change_up is not None:
+            style = base + (UP if row.change_up else DOWN)
+        elif name == "Book":
+            style = base + STATE_STYLE.get(value.split(" ")[0], STATE_STYLE["stale"])
+        elif name == "Age s":
+            style = base + DIM
+        text.append((value.ljust(w) if name in ("Symbol", "Book") else value.rjust(w)) + " ", style)
+    text.append(row.spark, base + Style(color="#7fb2ff"))
+    text.truncate(width, pad=True)
+    text.stylize(base)
+    return text
+
+
+class Grid(Widget, can_focus=True):
+    """One line per symbol; a cursor row picks the symbol to open or remove."""
+
+    DEFAULT_CSS = """
+    Grid { height: 1fr; width: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.cursor = 0
+        self._views: list[SymbolView] = []
+        self._rows: list[GridRow | None] = []
+        self._cache: dict[tuple[GridRow | None, int], Strip] = {}
+        self._base: Style | None = None
+        self._text_console = Console(width=400, color_system="truecolor", legacy_windows=False)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return container.height
+
+    @property
+    def selected(self) -> str | None:
+        """The symbol under the cursor."""
+        return self._views[self.cursor].symbol if 0 <= self.cursor < len(self._views) else None
+
+    def show(self, views: list[SymbolView]) -> None:
+        """Take the latest views; repaint only lines whose text changed."""
+        self._views = views
+        self.cursor = max(0, min(self.cursor, len(views) - 1))
+        spark_w = max(0, self.size.width - spark_offset(self.size.width))
+        rows: list[GridRow | None] = [None]
+        rows.extend(grid_row(v, i == self.cursor, spark_w) for i, v in enumerate(views))
+        old, self._rows = self._rows, rows
+        if len(old) != len(rows):
+            self.refresh()
+            return
+        for y, (a, b) in enumerate(zip(old, rows, strict=True)):
+            if a != b:
+                self.refresh(Region(0, y, self.size.width, 1))
+
+    def move(self, delta: int) -> None:
+        """Move the cursor."""
+        if self._views:
+            self.cursor = max(0, min(len(self._views) - 1, self.cursor + delta))
+            self.show(self._views)
+
+    def on_resize(self) -> None:
+        self._cache.clear()
+        self._base = None
+        self._rows = []
+        self.show(self._views)
+
+    def _base_style(self) -> Style:
+        """The widget's own style, looked up once per frame: ``rich_style`` walks the CSS every call."""
+        style = self._base
+        if style is None:
+            style = self._base = self.rich_style
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y >= len(self._rows):
+            if y == 1 and not self._views:
+                return Strip([Segment("  no symbols: press a to add one", DIM)]).adjust_cell_length(width)
+            return Strip.blank(width, self._base_style())
+        row = self._rows[y]
+        key = (row, width)
+        strip = self._cache.get(key)
+        if strip is None:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            text = render_grid_row(row, width)
+            base = self._base_style()
+            strip = Strip(
+                [
+                    Segment(s.text, base + s.style if s.style else base)
+                    for s in text.render(self._text_console)
+                ],
+                width,
+            ).adjust_cell_length(width, base)
+            self._cache[key] = strip
+        return strip

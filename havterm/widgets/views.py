@@ -1,0 +1,239 @@
+"""Plain, immutable view data the bridge builds from engine state; widgets draw only these.
+
+Nothing here imports the engine or Textual: the bridge is the one module that
+knows both, so widgets and their renderables can be tested with hand-built views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+Level = tuple[int, int]
+"""``(price_ticks, qty_lots)``, exact integers as the engine's book keeps them."""
+
+
+def fmt_units(units: int, precision: int) -> str:
+    """Exact fixed-point text (``6338105, 1`` -> ``633810.5``), never through a float."""
+    if precision <= 0:
+        return str(units)
+    sign = "-" if units < 0 else ""
+    s = str(abs(units)).rjust(precision + 1, "0")
+    return f"{sign}{s[:-precision]}.{s[-precision:]}"
+
+
+def fmt_qty(lots: int, precision: int, width: int = 10) -> str:
+    """A quantity that fits ``width``: full precision when it fits, else fewer decimals."""
+    text = fmt_units(lots, precision)
+    if len(text) <= width:
+        return text
+    if "." in text:
+        whole, frac = text.split(".")
+        room = width - len(whole) - 1
+        if room > 0:
+            return f"{whole}.{frac[:room]}"
+        text = whole
+    if len(text) <= width:
+        return text
+    value = lots / 10**precision
+    for unit, div in (("k", 1e3), ("M", 1e6), ("G", 1e9)):
+        short = f"{value / div:.1f}{unit}"
+        if len(short) <= width:
+            return short
+    return text[:width]
+
+
+def fmt_decimal(value: Decimal | None, places: int | None = None) -> str:
+    """A Decimal as plain text, or a dash when missing."""
+    if value is None:
+        return "-"
+    if places is not None:
+        value = value.quantize(Decimal(1).scaleb(-places))
+    return f"{value:f}"
+
+
+@dataclass(frozen=True, slots=True)
+class BookView:
+    """One symbol's book as the screen needs it, best-first on both sides."""
+
+    symbol: str
+    version: int
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+    price_precision: int
+    qty_precision: int
+    state: str = "synced"
+    """``awaiting``, ``synced``, ``resyncing``, ``stale`` or ``disabled``."""
+    reason: str | None = None
+    mismatches: int = 0
+    resyncs: int = 0
+
+    def price(self, ticks: int) -> str:
+        """Ticks as exact price text."""
+        return fmt_units(ticks, self.price_precision)
+
+    def qty(self, lots: int, width: int = 10) -> str:
+        """Lots as quantity text that fits ``width``."""
+        return fmt_qty(lots, self.qty_precision, width)
+
+    @property
+    def best_bid(self) -> Level | None:
+        """The best bid or None."""
+        return self.bids[0] if self.bids else None
+
+    @property
+    def best_ask(self) -> Level | None:
+        """The best ask or None."""
+        return self.asks[0] if self.asks else None
+
+    def spread_ticks(self) -> int | None:
+        """Best ask minus best bid in ticks."""
+        if self.bids and self.asks:
+            return self.asks[0][0] - self.bids[0][0]
+        return None
+
+    def mid_ticks2(self) -> int | None:
+        """Twice the mid in ticks (exact: the mid can fall on a half tick)."""
+        if self.bids and self.asks:
+            return self.asks[0][0] + self.bids[0][0]
+        return None
+
+    def mid_text(self) -> str:
+        """The exact mid price as text."""
+        two_mid = self.mid_ticks2()
+        if two_mid is None:
+            return "-"
+        if two_mid % 2 == 0:
+            return fmt_units(two_mid // 2, self.price_precision)
+        return fmt_units(two_mid * 5, self.price_precision + 1)
+
+    def spread_bps(self) -> float | None:
+        """The spread in basis points of the mid."""
+        s, m2 = self.spread_ticks(), self.mid_ticks2()
+        if s is None or not m2:
+            return None
+        return s * 2 / m2 * 10_000
+
+    def imbalance(self, levels: int = 10) -> float | None:
+        """(bid size - ask size) / (bid size + ask size) over the top ``levels``; -1..+1."""
+        b = sum(q for _, q in self.bids[:levels])
+        a = sum(q for _, q in self.asks[:levels])
+        return (b - a) / (b + a) if a + b else None
+
+
+@dataclass(frozen=True, slots=True)
+class TradeView:
+    """One public trade; ``side`` is the aggressor (taker) side."""
+
+    trade_id: int
+    side: str
+    price: Decimal
+    qty: Decimal
+    timestamp: str
+
+    @property
+    def time_text(self) -> str:
+        """``HH:MM:SS.mmm`` from the exchange's RFC 3339 timestamp."""
+        t = self.timestamp.partition("T")[2]
+        return t[:12] if t else self.timestamp[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolView:
+    """Everything one screen needs about one symbol at one frame."""
+
+    symbol: str
+    version: int
+    book: BookView | None
+    trades: tuple[TradeView, ...] = ()
+    """Newest first."""
+    last: Decimal | None = None
+    change_pct: Decimal | None = None
+    msg_rate: float = 0.0
+    latency_p50: float | None = None
+    latency_p99: float | None = None
+    health: str = "active"
+    staleness_s: float | None = None
+    spark: tuple[float, ...] = ()
+    """Mid price once a second, oldest first (for the grid's sparkline)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnView:
+    """The connection as the status bar shows it."""
+
+    phase: str
+    cause: str = ""
+    url: str = ""
+    live_kraken: bool = False
+    down_for_s: float = 0.0
+    reconnects: int = 0
+    rtt_ms: float | None = None
+    system_status: str = "unknown"
+    msg_rate: float = 0.0
+    latency_p50: float | None = None
+    latency_p99: float | None = None
+
+    @property
+    def up(self) -> bool:
+        """True when data is flowing (whatever the client calls that phase)."""
+        return self.phase.lower() in UP_PHASES
+
+
+UP_PHASES = frozenset({"subscribed", "resyncing", "degraded", "replaying", "finished"})
+"""Phase names that mean data flows; the client's phase is shown verbatim either way."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlowEvent:
+    """A large resting order appearing or disappearing near the top of the book."""
+
+    at: str
+    side: str
+    kind: str
+    """``appeared``, ``grew``, ``shrank`` or ``gone``."""
+    price: str
+    qty: str
+
+
+@dataclass(slots=True)
+class FlowView:
+    """Order-flow analytics for one symbol (see ``analytics.FlowStats``)."""
+
+    version: int = 0
+    buy_vol: tuple[float, ...] = ()
+    """Per second, oldest first."""
+    sell_vol: tuple[float, ...] = ()
+    at_price: tuple[tuple[Decimal, float, float], ...] = ()
+    """``(price, bought, sold)`` per grouped price, high to low."""
+    large_qty: Decimal | None = None
+    events: tuple[FlowEvent, ...] = ()
+    """Newest first."""
+    pressure: float | None = None
+    """Net aggressor volume share over the last minute: -1 (all sells) .. +1 (all buys)."""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class ViewSource(Protocol):
+    """What screens pull from at each frame (implemented by the bridge)."""
+
+    def symbols(self) -> list[str]:
+        """Subscribed symbols, in order."""
+        ...
+
+    def symbol_view(self, symbol: str, full: bool = True) -> SymbolView | None:
+        """The latest view of ``symbol``; the same object while nothing changed."""
+        ...
+
+    def flow_view(self, symbol: str) -> FlowView:
+        """The order-flow analytics of ``symbol``."""
+        ...
+
+    def conn_view(self) -> ConnView:
+        """The connection's state."""
+        ...
+
+    def monotonic(self) -> float:
+        """The clock the views are computed with."""
+        ...

@@ -1,0 +1,73 @@
+"""Regenerate ``screenshots/*.svg`` (one per screen) from a seeded demo exchange, headless.
+
+Usage: ``python scripts/screenshots.py [--out screenshots] [--size 120x40]``.
+The exchange is seeded and stepped by hand (ten seconds of trading), so the
+books are the same every run; only clocks and latencies differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from havterm.app import HavtermApp
+from havterm.bridge import Source, make_client
+from havterm.config import UiConfig
+from havterm.sim import Exchange, SimConfig
+
+SYMBOLS = ("BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD")
+SHOTS = (("ladder", "1", ()), ("depth", "2", ()), ("flow", "3", ()), ("grid", "4", ()), ("watcher", "5", ()))
+
+
+async def _until(pred: object, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError("the demo did not come up")
+        await asyncio.sleep(0.01)
+
+
+async def main(out: Path, size: tuple[int, int]) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    async with Exchange(SimConfig(seed=7, market=False, symbols=SYMBOLS)) as ex:
+        ex.step(800)
+        ep = ex.endpoints
+        urls = {"url": ep["ws"], "auth_url": ep["ws_auth"], "l3_url": ep["ws_l3"], "rest_url": ep["rest"]}
+        source = Source(list(SYMBOLS), 100, urls)
+        client = make_client(source, urls)
+        app = HavtermApp(source, UiConfig(depth=100), client=client)
+        async with app.run_test(size=size) as pilot:
+
+            def synced() -> bool:
+                sts = client.state.symbols
+                return all(s in sts and sts[s].book_state.value == "synced" for s in SYMBOLS)
+
+            await _until(synced)
+            # Trade for ten seconds, one batch per frame, so the flow screen has history.
+            for _ in range(200):
+                ex.step(10, symbol="BTC/USD")
+                ex.step(4)
+                await ex.drain()
+                await pilot.pause(0.05)
+            for name, key, extra in SHOTS:
+                await pilot.press(key, *extra)
+                app.bridge.frame()
+                await pilot.pause(0.1)
+                path = app.save_screenshot(filename=f"{name}.svg", path=str(out))
+                print(path)
+            await pilot.press("question_mark")
+            await pilot.pause(0.1)
+            print(app.save_screenshot(filename="help.svg", path=str(out)))
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "screenshots")
+    parser.add_argument("--size", default="120x40")
+    args = parser.parse_args()
+    w, h = (int(x) for x in args.size.split("x"))
+    sys.exit(asyncio.run(main(args.out, (w, h))))
