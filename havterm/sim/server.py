@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from havterm.engine.codec import TRADING_METHODS
 from havterm.sim.feeds import BOOK_DEPTHS, L3_DEPTHS, OHLC_INTERVALS, Sub
 from havterm.sim.session import Session
 from havterm.sim.wire import dumps, method_error, method_ok, now_ns
@@ -22,16 +23,6 @@ log = logging.getLogger("havterm.sim")
 
 PUBLIC_CHANNELS = ("book", "ticker", "trade", "ohlc", "instrument")
 PRIVATE_CHANNELS = ("executions", "balances")
-TRADING_METHODS = (
-    "add_order",
-    "amend_order",
-    "edit_order",
-    "cancel_order",
-    "cancel_all",
-    "cancel_all_orders_after",
-    "batch_add",
-    "batch_cancel",
-)
 
 CHANNEL_FIELDS: dict[str, frozenset[str]] = {
     "book": frozenset({"channel", "symbol", "depth", "snapshot"}),

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from typing import Any
 
 from havterm.engine.client import ClientConfig, KrakenClient
 from havterm.engine.protocol import SessionConfig
-
-
-async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> float:
-    """Await until ``predicate()`` is true; return how long it took. Fails after ``timeout``."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - start
+from tests.waiting import wait_for  # noqa: F401 (re-exported for the tests here)
 
 
 def client_for(ex: Any, symbols: list[str], **overrides: Any) -> KrakenClient:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,18 +12,9 @@ from havterm.engine.credentials import Credentials
 from havterm.engine.protocol import SessionConfig
 from havterm.engine.trading import Trader, TraderConfig
 from havterm.sim import Exchange, SimConfig
+from tests.waiting import wait_for
 
 SYMBOL = "BTC/USD"
-
-
-async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "") -> float:
-    """Await until ``predicate()`` is true (re-checked every 10 ms); fail after ``timeout``."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - start
 
 
 def creds(ex: Exchange) -> Credentials:
