@@ -194,29 +194,18 @@ def _decode_channel(env: _Envelope, channel: str) -> list[Event]:
     data = env.data
     if not data or bytes(data) == b"null":
         raise FrameError(f"{channel} message has no data")
-    if channel == "book":
+    if channel in ("book", "level3"):
         snap = _is_snapshot(env)
-        return [
-            BookMessage(
-                b.symbol,
-                snap,
-                _levels(b.bids, "bid"),
-                _levels(b.asks, "ask"),
-                b.checksum,
-                b.timestamp,
-            )
-            for b in _book_decoder.decode(data)
-        ]
-    if channel == "level3":
-        snap = _is_snapshot(env)
+        if channel == "book":
+            return [
+                BookMessage(
+                    b.symbol, snap, _levels(b.bids, "bid"), _levels(b.asks, "ask"), b.checksum, b.timestamp
+                )
+                for b in _book_decoder.decode(data)
+            ]
         return [
             Level3Message(
-                b.symbol,
-                snap,
-                _l3_orders(b.bids, "bid"),
-                _l3_orders(b.asks, "ask"),
-                b.checksum,
-                b.timestamp,
+                b.symbol, snap, _l3_orders(b.bids, "bid"), _l3_orders(b.asks, "ask"), b.checksum, b.timestamp
             )
             for b in _l3_decoder.decode(data)
         ]
@@ -325,14 +314,28 @@ def _qty_token(tok: object) -> tuple[int, int]:
 
 
 def _fast_levels(levels: object) -> tuple[Level, ...]:
+    # The common cases (a cached price text, a plain decimal quantity) are inlined here
+    # rather than calling _token/_qty_token: two Python calls per level are a fifth of
+    # the cost of a whole book update. Anything unusual goes through the helpers.
     if type(levels) is not list:
         raise _Fallback
     out = []
+    tokens = _TOKENS
     for lv in levels:
         if type(lv) is not dict:
             raise _Fallback
-        pu, ps = _token(lv["price"])
-        qu, qs = _qty_token(lv["qty"])
+        price = lv["price"]
+        hit = tokens.get(price) if type(price) is str else None
+        pu, ps = hit if hit is not None else _token(price)
+        qty = lv["qty"]
+        if type(qty) is str:
+            whole, _, frac = qty.partition(".")
+            if frac and whole.isdigit() and frac.isdigit() and qty.isascii():
+                qu, qs = int(whole + frac), len(frac)
+            else:
+                qu, qs = _qty_token(qty)
+        else:
+            qu, qs = _qty_token(qty)
         if pu <= 0 or qu < 0:
             raise _Fallback
         out.append(Level(pu, ps, qu, qs))
