@@ -23,7 +23,7 @@ from havterm.screens.grid import GridScreen
 from havterm.screens.help import HelpScreen
 from havterm.screens.ladder import LadderScreen
 from havterm.screens.watcher import WatcherScreen
-from havterm.widgets.messages import ConnectionChanged, IntegrityChanged, Notice
+from havterm.widgets.messages import AlertFired, ConnectionChanged, IntegrityChanged, Notice
 from havterm.widgets.status import StatusBar
 
 log = logging.getLogger("havterm.ui")
@@ -157,6 +157,10 @@ class HavtermApp(App[int]):
         severity: Literal["information", "warning"] = "information" if msg.state == "synced" else "warning"
         reason = f": {msg.reason}" if msg.reason else ""
         self.notify(f"{msg.symbol} book {msg.state}{reason}", severity=severity, timeout=4)
+
+    def on_alert_fired(self, msg: AlertFired) -> None:
+        """Every alert is a toast (history and notifiers are the bridge's, off this thread)."""
+        self.notify(msg.message, title=f"alert: {msg.name}", severity="warning", timeout=8)
 
     def on_notice(self, msg: Notice) -> None:
         sev: Literal["information", "warning", "error"] = (

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
+from havterm.alerts_controller import AlertsController
 from havterm.engine.state import MarketState, SymbolState
 from havterm.widgets.analytics import FlowStats
-from havterm.widgets.messages import ConnectionChanged, IntegrityChanged, Notice
+from havterm.widgets.messages import AlertFired, ConnectionChanged, IntegrityChanged, Notice
 from havterm.widgets.views import BookView, ConnView, FlowView, SymbolView, TradeView
 
 if TYPE_CHECKING:
@@ -141,6 +142,12 @@ class Source:
     replay: str | None = None
     """Play this recording instead of connecting."""
     replay_speed: float = 1.0
+    rules_path: str | None = None
+    """Alert rules file (default: the config file's ``[[rules]]``)."""
+    history_path: str | None = None
+    """Fired-alert history (default: ``alerts.jsonl`` in the data directory)."""
+    alerts: bool = True
+    """Evaluate alert rules (off for benchmarks that measure the feed alone)."""
 
     @property
     def live_kraken(self) -> bool:
@@ -211,11 +218,28 @@ class Bridge:
         self.frames = 0
         self.frame_hook: Callable[[float], None] | None = None
         self.error: str | None = None
+        self.alerts: AlertsController | None = None
+        self.wall: Callable[[], float] = time.time
 
     # ------------------------------------------------------------------ lifecycle
 
+    def _start_alerts(self) -> None:
+        """Load the rules and history; a bad rules file is one notice, never a crash."""
+        if not self.source.alerts:
+            return
+
+        def report(msg: str) -> None:  # called from worker threads too: post_message is thread-safe
+            self.app.post_message(Notice(msg, "warning"))
+
+        self.alerts = AlertsController(
+            self.source.rules_path, self.source.history_path, on_error=report, bell=self.app.bell
+        )
+        if self.alerts.error:
+            report(f"alert rules not loaded: {self.alerts.error}")
+
     async def start(self) -> None:
         """Start the demo exchange (if any), the client, the event pump and the frame timer."""
+        self._start_alerts()
         try:
             if self.source.demo and self.client is None:
                 from havterm.sim import Exchange, SimConfig
@@ -268,6 +292,8 @@ class Bridge:
         if self.exchange is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.exchange.stop(), 3.0)
+        if self.alerts is not None:
+            await asyncio.to_thread(self.alerts.close)
 
     @property
     def state(self) -> MarketState | None:
@@ -331,6 +357,9 @@ class Bridge:
         if state is not None:
             for sym, st in list(state.symbols.items()):
                 self._fold(sym, st, now)
+            if self.alerts is not None:
+                for alert in self.alerts.evaluate(state, now, self.wall()):
+                    self.app.post_message(AlertFired(alert.name, alert.symbol, alert.message))
         self.frames += 1
         hook = self.frame_hook
         if hook is not None:

@@ -62,6 +62,11 @@ KEYS: dict[str, KeySpec] = {
     "grid.open": KeySpec("enter", "open", "Open"),
     "grid.add": KeySpec("a", "add", "Add symbol"),
     "grid.remove": KeySpec("d,delete", "remove", "Remove"),
+    # Watcher (alert rules).
+    "watcher.add": KeySpec("a", "add_rule", "Add rule"),
+    "watcher.edit": KeySpec("e", "edit_rule", "Edit"),
+    "watcher.toggle": KeySpec("space", "toggle_rule", "On/off"),
+    "watcher.delete": KeySpec("x,delete", "delete_rule", "Delete"),
 }
 """Every bindable command by stable id."""
 

@@ -50,6 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--fps", type=float, help="frames per second of the dashboard (default 20)")
     parser.add_argument(
+        "--rules",
+        type=Path,
+        metavar="FILE",
+        help="alert rules file ([[rules]] tables; default: the config file's rules)",
+    )
+    parser.add_argument(
         "--config", type=Path, metavar="FILE", help="settings file (default: platform config dir)"
     )
     parser.add_argument("--help-keys", action="store_true", help="list every key binding id and exit")
@@ -97,6 +103,14 @@ def run_app(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"havterm: config error: {exc}", file=sys.stderr)
         return 2
+    rules_path = args.rules or args.config
+    from havterm.alerts_config import RulesError, load_rules
+
+    try:
+        load_rules(rules_path)  # a bad rules file stops here, with the line it is on
+    except RulesError as exc:
+        print(f"havterm: rules error: {exc}", file=sys.stderr)
+        return 2
     if args.replay:
         if not Path(args.replay).is_file():
             print(f"havterm: error: --replay {args.replay}: no such file", file=sys.stderr)
@@ -142,6 +156,7 @@ def run_app(args: argparse.Namespace) -> int:
         demo_seed=int(args.seed),
         replay=args.replay,
         replay_speed=max(0.0, float(args.speed)),
+        rules_path=str(rules_path) if rules_path else None,
     )
     app = HavtermApp(source, cfg, freeze_gc=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +20,21 @@ from havterm.config import UiConfig
 from havterm.sim import Exchange, SimConfig
 
 SYMBOLS = ("BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD")
+RULES = """\
+# Example rules for the watcher screenshot: one fires at once, one waits.
+[[rules]]
+name = "btc above 62k"
+symbol = "BTC/USD"
+kind = "price_above"
+level = 62000
+
+[[rules]]
+name = "eth wide spread"
+symbol = "ETH/USD"
+kind = "spread_above_bps"
+level = 25
+cooldown_s = 300
+"""
 SHOTS = (("ladder", "1", ()), ("depth", "2", ()), ("flow", "3", ()), ("grid", "4", ()), ("watcher", "5", ()))
 
 
@@ -36,7 +52,15 @@ async def main(out: Path, size: tuple[int, int]) -> int:
         ex.step(800)
         ep = ex.endpoints
         urls = {"url": ep["ws"], "auth_url": ep["ws_auth"], "l3_url": ep["ws_l3"], "rest_url": ep["rest"]}
-        source = Source(list(SYMBOLS), 100, urls)
+        tmp = Path(tempfile.mkdtemp(prefix="havterm-shots-"))
+        (tmp / "rules.toml").write_text(RULES)
+        source = Source(
+            list(SYMBOLS),
+            100,
+            urls,
+            rules_path=str(tmp / "rules.toml"),
+            history_path=str(tmp / "alerts.jsonl"),
+        )
         client = make_client(source, urls)
         app = HavtermApp(source, UiConfig(depth=100), client=client)
         async with app.run_test(size=size) as pilot:

@@ -88,7 +88,7 @@ async def _bench(rate: float, n_symbols: int, duration: float, fps: float, scree
         line = await asyncio.wait_for(proc.stdout.readline(), 20)
         ep = json.loads(line)
         urls = {"url": ep["ws"], "auth_url": ep["ws_auth"], "l3_url": ep["ws_l3"], "rest_url": ep["rest"]}
-        source = Source(symbols, 25, urls)
+        source = Source(symbols, 25, urls, alerts=False)  # the feed and the UI alone
         client = make_client(source, urls)
         app = HavtermApp(source, UiConfig(depth=25, fps=fps), client=client, freeze_gc=True)
         async with app.run_test(size=(120, 40)) as pilot:

@@ -32,3 +32,13 @@ class Notice(Message):
         super().__init__()
         self.text = text
         self.severity = severity
+
+
+class AlertFired(Message):
+    """An alert rule fired (the toast; history and notifiers are handled off the UI thread)."""
+
+    def __init__(self, name: str, symbol: str, message: str) -> None:
+        super().__init__()
+        self.name = name
+        self.symbol = symbol
+        self.message = message

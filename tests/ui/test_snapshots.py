@@ -17,6 +17,12 @@ from havterm.screens import Header
 from .helpers import frozen_app, frozen_state, wait_for
 
 
+@pytest.fixture(autouse=True)
+def _fixed_config_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The help screen shows the config file's path: make it the same on every machine and run."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", "/home/trader/.config")
+
+
 @cache
 def _state() -> MarketState:
     return frozen_state()
