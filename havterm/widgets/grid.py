@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -12,6 +11,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from havterm.widgets.strips import StripCache
 from havterm.widgets.views import SymbolView, fmt_decimal
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -155,9 +155,7 @@ class Grid(Widget, can_focus=True):
         self.cursor = 0
         self._views: list[SymbolView] = []
         self._rows: list[GridRow | None] = []
-        self._cache: dict[tuple[GridRow | None, int], Strip] = {}
-        self._base: Style | None = None
-        self._text_console = Console(width=400, color_system="truecolor", legacy_windows=False)
+        self._strips = StripCache(lambda: self.rich_style, limit=4096)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return container.height
@@ -189,38 +187,15 @@ class Grid(Widget, can_focus=True):
             self.show(self._views)
 
     def on_resize(self) -> None:
-        self._cache.clear()
-        self._base = None
+        self._strips.clear()
         self._rows = []
         self.show(self._views)
-
-    def _base_style(self) -> Style:
-        """The widget's own style, looked up once per frame: ``rich_style`` walks the CSS every call."""
-        style = self._base
-        if style is None:
-            style = self._base = self.rich_style
-        return style
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y >= len(self._rows):
             if y == 1 and not self._views:
                 return Strip([Segment("  no symbols: press a to add one", DIM)]).adjust_cell_length(width)
-            return Strip.blank(width, self._base_style())
+            return Strip.blank(width, self._strips.base)
         row = self._rows[y]
-        key = (row, width)
-        strip = self._cache.get(key)
-        if strip is None:
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            text = render_grid_row(row, width)
-            base = self._base_style()
-            strip = Strip(
-                [
-                    Segment(s.text, base + s.style if s.style else base)
-                    for s in text.render(self._text_console)
-                ],
-                width,
-            ).adjust_cell_length(width, base)
-            self._cache[key] = strip
-        return strip
+        return self._strips.get((row, width), width, lambda: render_grid_row(row, width))

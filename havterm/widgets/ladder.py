@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rich.console import Console
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from havterm.widgets.strips import StripCache
 from havterm.widgets.views import BookView, Level
 
 GROUP_STEPS = (
@@ -308,9 +307,7 @@ class Ladder(Widget):
         self.model = LadderModel()
         self.book: BookView | None = None
         self._rows: list[Row] = []
-        self._cache: dict[tuple[Row, int], Strip] = {}
-        self._base: Style | None = None
-        self._text_console = Console(width=400, color_system="truecolor", legacy_windows=False)
+        self._strips = StripCache(lambda: self.rich_style, limit=2048)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return container.height
@@ -333,8 +330,7 @@ class Ladder(Widget):
                 self.refresh(Region(0, y, width, 1))
 
     def on_resize(self) -> None:
-        self._cache.clear()
-        self._base = None
+        self._strips.clear()
         self._rows = []
         self._relayout(0.0)
 
@@ -344,31 +340,9 @@ class Ladder(Widget):
         n_ask = max(0, (h - 2) // 2)
         return n_ask, max(0, h - 2 - n_ask)
 
-    def _base_style(self) -> Style:
-        """The widget's own style, looked up once per frame: ``rich_style`` walks the CSS every call."""
-        style = self._base
-        if style is None:
-            style = self._base = self.rich_style
-        return style
-
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y >= len(self._rows):
-            return Strip.blank(width, self._base_style())
+            return Strip.blank(width, self._strips.base)
         row = self._rows[y]
-        key = (row, width)
-        strip = self._cache.get(key)
-        if strip is None:
-            if len(self._cache) > 2048:
-                self._cache.clear()
-            text = render_row(row, width)
-            base = self._base_style()
-            strip = Strip(
-                [
-                    Segment(s.text, base + s.style if s.style else base)
-                    for s in text.render(self._text_console)
-                ],
-                width,
-            ).adjust_cell_length(width, base)
-            self._cache[key] = strip
-        return strip
+        return self._strips.get((row, width), width, lambda: render_row(row, width))
