@@ -48,6 +48,7 @@ class HavtermApp(App[int]):
         "app.help",
         "app.next_symbol",
         "app.prev_symbol",
+        "app.orders",
         "app.quit",
     )
     MODES: ClassVar = {
@@ -175,6 +176,13 @@ class HavtermApp(App[int]):
         if name in SCREENS and self.current_mode != name:
             await self.switch_mode(name)
             self.bridge.frame()
+
+    def action_orders(self) -> None:
+        """Open the orders panel (open and recent orders, balances; cancel and amend)."""
+        from havterm.screens.orders import OrdersScreen
+
+        if not isinstance(self.screen, OrdersScreen):
+            self.push_screen(OrdersScreen())
 
     def action_help(self) -> None:
         """Show every key binding."""

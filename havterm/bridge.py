@@ -23,6 +23,7 @@ from textual.message import Message
 
 from havterm.alerts_controller import AlertsController
 from havterm.engine.state import MarketState, SymbolState
+from havterm.trading_controller import TradingController
 from havterm.widgets.analytics import FlowStats
 from havterm.widgets.messages import AlertFired, ConnectionChanged, IntegrityChanged, Notice
 from havterm.widgets.views import BookView, ConnView, FlowView, SymbolView, TradeView
@@ -155,11 +156,14 @@ class Source:
         return not self.demo and not self.replay and "kraken.com" in self.urls.get("url", "")
 
 
-def make_client(source: Source, urls: dict[str, str]) -> Any:
-    """Build the engine's ``KrakenClient`` for ``urls``."""
+def make_client(source: Source, urls: dict[str, str], credentials: Any = None) -> Any:
+    """Build the engine's ``KrakenClient`` for ``urls`` (with the private streams when given a key)."""
     from havterm.engine.client import ClientConfig, KrakenClient
 
+    private = ("executions", "balances") if credentials is not None else ()
     cfg = ClientConfig(
+        credentials=credentials,
+        private=private,
         symbols=list(source.symbols),
         depth=source.depth,
         channels=("book", "trade", "ticker"),
@@ -219,6 +223,8 @@ class Bridge:
         self.frame_hook: Callable[[float], None] | None = None
         self.error: str | None = None
         self.alerts: AlertsController | None = None
+        self.trading: TradingController | None = None
+        self.trading_reason = "no API key: run `havterm keys set` (or use --demo)"
         self.wall: Callable[[], float] = time.time
 
     # ------------------------------------------------------------------ lifecycle
@@ -266,7 +272,9 @@ class Bridge:
                 self.client = ReplayClient(self.source.replay, self.source.replay_speed)
                 self.urls = {"url": self.source.replay}
             if self.client is None:
-                self.client = make_client(self.source, self.urls)
+                self.client = make_client(self.source, self.urls, self._credentials())
+            if getattr(self.client, "auth_session", None) is not None:
+                self.trading = TradingController(self.client)
             await self.client.start()
         except Exception as exc:  # a bad URL or a port in use: say so in the UI, never a traceback
             log.exception("could not start the market data client")
@@ -275,6 +283,42 @@ class Bridge:
         else:
             self._tasks.append(asyncio.create_task(self._pump_events(), name="havterm-events"))
         self._timer = self.app.set_interval(1.0 / self.fps, self.frame, name="havterm-frame")
+
+    def _credentials(self) -> Any:
+        """The demo exchange's test key, else the user's (environment, then keyring), else None."""
+        from havterm.engine.credentials import Credentials
+
+        if self.exchange is not None:
+            ep = self.exchange.endpoints
+            return Credentials(ep["api_key"], ep["api_secret"])
+        if self.source.replay:
+            return None
+        try:
+            from havterm.credentials_store import find_credentials
+
+            found = find_credentials()
+        except Exception as exc:  # no keyring backend, a locked keyring: trading is off, said once
+            self.trading_reason = f"trading is off: {exc}"
+            return None
+        return found.credentials if found is not None else None
+
+    def trade(self, action: Callable[[TradingController], Any]) -> None:
+        """Run one order action in the background; its one-line answer becomes a toast."""
+        trading = self.trading
+        if trading is None:
+            self.app.post_message(Notice(self.trading_reason, "warning"))
+            return
+
+        async def runner() -> None:
+            try:
+                line = await action(trading)
+            except Exception as exc:  # a bug here must not end the session
+                log.exception("order action failed")
+                line = f"order action failed: {type(exc).__name__}: {exc}"
+            bad = "refused" in line or "failed" in line
+            self.app.post_message(Notice(line, "error" if bad else "information"))
+
+        self._tasks.append(asyncio.create_task(runner()))
 
     async def stop(self) -> None:
         """Stop everything this bridge started, newest first."""
@@ -286,6 +330,9 @@ class Bridge:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
+        if self.trading is not None:
+            with contextlib.suppress(Exception):
+                await self.trading.close()
         if self.client is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.client.stop(), 3.0)

@@ -42,6 +42,7 @@ KEYS: dict[str, KeySpec] = {
     "app.help": KeySpec("question_mark,f1", "help", "Help"),
     "app.next_symbol": KeySpec("n", "cycle_symbol(1)", "Next sym"),
     "app.prev_symbol": KeySpec("p", "cycle_symbol(-1)", "Prev sym", show=False),
+    "app.orders": KeySpec("o", "orders", "Orders"),
     "app.quit": KeySpec("q,ctrl+c", "quit", "Quit"),
     # Ladder.
     "ladder.cursor_up": KeySpec("up,k", "cursor(-1)", "Up", show=False),
@@ -51,6 +52,8 @@ KEYS: dict[str, KeySpec] = {
     "ladder.center": KeySpec("c,home", "center", "Center"),
     "ladder.group_coarser": KeySpec("plus,equals_sign", "group(1)", "Group +"),
     "ladder.group_finer": KeySpec("minus,underscore", "group(-1)", "Group -"),
+    "ladder.buy": KeySpec("b", "ticket('buy')", "Buy"),
+    "ladder.sell": KeySpec("s", "ticket('sell')", "Sell"),
     # Depth.
     "depth.wider": KeySpec("right_square_bracket", "range(2.0)", "Range +"),
     "depth.narrower": KeySpec("left_square_bracket", "range(0.5)", "Range -"),

@@ -21,6 +21,8 @@ class LadderScreen(BaseScreen):
         "ladder.center",
         "ladder.group_coarser",
         "ladder.group_finer",
+        "ladder.buy",
+        "ladder.sell",
     )
 
     def __init__(self) -> None:
@@ -38,11 +40,17 @@ class LadderScreen(BaseScreen):
     def frame(self, src: ViewSource, now: float) -> None:
         view = src.symbol_view(self.symbol)
         ladder = self.ladder
-        key = (view, ladder.model.group_index, ladder.model.cursor, ladder.size)
+        trading = getattr(self.app.bridge, "trading", None) if hasattr(self.app, "bridge") else None
+        own = (
+            trading.own_by_price(self.symbol, view.book.price_precision)
+            if trading is not None and view is not None and view.book is not None
+            else {}
+        )
+        key = (view, ladder.model.group_index, ladder.model.cursor, ladder.size, tuple(own.items()))
         # Redraw on a new view or a UI change, and keep drawing while a flash fades.
         if key != self._shown or ladder.model.flashing(now):
             self._shown = key
-            ladder.show(view.book if view else None, now)
+            ladder.show(view.book if view else None, now, own)
         self.query_one(Header).show(symbol_header(self.symbol, view, self.header_extra(view)))
 
     def header_extra(self, view: SymbolView | None) -> str:
@@ -68,6 +76,25 @@ class LadderScreen(BaseScreen):
         m = self.ladder.model
         m.set_group(m.group_index + delta)
         self._repaint()
+
+    def action_ticket(self, side: str) -> None:
+        """Open the order ticket at the cursor's price (two steps: review, then ``y``)."""
+        from havterm.screens.orders import OrderTicket
+
+        bridge = getattr(self.app, "bridge", None)
+        if bridge is None or bridge.trading is None:
+            self.app.notify(getattr(bridge, "trading_reason", "trading is off"), severity="warning")
+            return
+
+        def done(order: dict[str, str] | None) -> None:
+            if order is not None:
+                bridge.trade(
+                    lambda t: t.place(
+                        order["symbol"], order["side"], order["qty"], order["price"], order["kind"]
+                    )
+                )
+
+        self.app.push_screen(OrderTicket(side, self.symbol, self.ladder.model.cursor_price), done)
 
     def _repaint(self) -> None:
         # Keys repaint at once instead of waiting for the next frame: keystroke latency matters.

@@ -7,6 +7,7 @@ row into a Rich ``Text``; ``Ladder`` is a Line API widget that caches one
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rich.style import Style
@@ -197,8 +198,15 @@ class LadderModel:
             c += 1 if delta > 0 else -1
         self.cursor = max(-max(1, n_ask), min(max(1, n_bid), c))
 
-    def rows(self, book: BookView | None, height: int, now: float) -> list[Row]:
-        """The rows for a ladder ``height`` lines tall (including the header)."""
+    def rows(
+        self, book: BookView | None, height: int, now: float, own: Mapping[str, str] | None = None
+    ) -> list[Row]:
+        """The rows for a ladder ``height`` lines tall (including the header).
+
+        ``own`` maps a price, as the ladder writes it, to the text of the user's own
+        orders there (filled in by order entry).
+        """
+        own = own or {}
         head = Row("head")
         if height <= 1:
             return [head][:height]
@@ -236,6 +244,7 @@ class LadderModel:
                     q / biggest,
                     flashing.get(("ask", t), 0.0) > now,
                     cursor,
+                    own.get(price, ""),
                 )
             )
         out.extend([Row("empty")] * (n_ask - len(ask_rows)))
@@ -257,6 +266,7 @@ class LadderModel:
                     q / biggest,
                     flashing.get(("bid", t), 0.0) > now,
                     cursor,
+                    own.get(price, ""),
                 )
             )
         out.extend([Row("empty")] * (n_bid - len(bids)))
@@ -306,20 +316,22 @@ class Ladder(Widget):
         super().__init__(id=id)
         self.model = LadderModel()
         self.book: BookView | None = None
+        self.own: Mapping[str, str] = {}
         self._rows: list[Row] = []
         self._strips = StripCache(lambda: self.rich_style, limit=2048)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return container.height
 
-    def show(self, book: BookView | None, now: float) -> None:
-        """Take a new view; repaint only the lines whose row changed."""
+    def show(self, book: BookView | None, now: float, own: Mapping[str, str] | None = None) -> None:
+        """Take a new view (and own orders by price text); repaint only the lines whose row changed."""
         self.book = book
+        self.own = own or {}
         self._relayout(now)
 
     def _relayout(self, now: float) -> None:
         height, width = self.size.height, self.size.width
-        rows = self.model.rows(self.book, height, now)
+        rows = self.model.rows(self.book, height, now, self.own)
         old = self._rows
         self._rows = rows
         if len(old) != len(rows):
