@@ -65,6 +65,13 @@ KEYS: dict[str, KeySpec] = {
     "grid.open": KeySpec("enter", "open", "Open"),
     "grid.add": KeySpec("a", "add", "Add symbol"),
     "grid.remove": KeySpec("d,delete", "remove", "Remove"),
+    # The order ticket and the orders panel.
+    "ticket.send": KeySpec("y", "send", "Send", show=False),
+    "ticket.cancel": KeySpec("escape", "cancel", "Cancel"),
+    "orders.close": KeySpec("escape,o", "close", "Close"),
+    "orders.cancel": KeySpec("c", "cancel_order", "Cancel order"),
+    "orders.amend": KeySpec("a", "amend_order", "Amend"),
+    "orders.cancel_all": KeySpec("C", "cancel_all", "Cancel all"),
     # Watcher (alert rules).
     "watcher.add": KeySpec("a", "add_rule", "Add rule"),
     "watcher.edit": KeySpec("e", "edit_rule", "Edit"),

@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Select
 
+from havterm.screens import bindings
 from havterm.trading_controller import ORDER_KINDS, TradingController, parse_decimal
 
 
@@ -29,10 +30,7 @@ class OrderTicket(ModalScreen[dict[str, str] | None]):
     OrderTicket #confirm { color: #ffd866; height: auto; }
     OrderTicket #error { color: #ff6b6b; height: auto; }
     """
-    BINDINGS: ClassVar = [
-        Binding("escape", "cancel", "Cancel", id="ticket.cancel"),
-        Binding("y", "send", "Send", id="ticket.send", show=False),
-    ]
+    BINDINGS: ClassVar = bindings("ticket.cancel", "ticket.send")
 
     def __init__(self, side: str, symbol: str, price: str, qty: str = "") -> None:
         super().__init__(classes=side)
@@ -151,12 +149,7 @@ class OrdersScreen(ModalScreen[None]):
     OrdersScreen DataTable { height: 1fr; }
     OrdersScreen #balances, OrdersScreen #state { height: auto; color: #9fb3c8; padding: 0 1; }
     """
-    BINDINGS: ClassVar = [
-        Binding("escape,o", "close", "Close", id="orders.close"),
-        Binding("c", "cancel_order", "Cancel order", id="orders.cancel"),
-        Binding("a", "amend_order", "Amend", id="orders.amend"),
-        Binding("C", "cancel_all", "Cancel all", id="orders.cancel_all"),
-    ]
+    BINDINGS: ClassVar = bindings("orders.close", "orders.cancel", "orders.amend", "orders.cancel_all")
 
     def __init__(self) -> None:
         super().__init__()

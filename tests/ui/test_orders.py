@@ -89,6 +89,27 @@ async def test_place_amend_cancel_and_fill_from_the_keyboard(exchange: Exchange)
         await wait_for(pilot, lambda: any(o.status.value == "filled" for o in trading.trader.orders.all()), 5)
         await wait_for(pilot, lambda: trading.trader.balances.get("BTC") > btc_before, 5, "balances")
         assert trading.trader.balances.get("BTC") - btc_before == Decimal("0.001")
+        # A bigger IOC at the best ask only partly fills: the panel shows the fill and the balances.
+        ask = exchange.book("BTC/USD").best_ask()
+        size = Decimal(ask.total) / Decimal(10**8)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderTicket), 5)
+        app.screen.query_one("#qty", Input).value = str(size * 3)
+        app.screen.query_one("#price", Input).value = str(Decimal(ask.price) / 10)
+        app.screen.query_one("#kind", Select).value = "ioc"
+        app.screen.query_one("#qty", Input).focus()
+        await pilot.press("enter", "y")
+        await wait_for(pilot, lambda: sum(1 for o in trading.trader.orders.all() if not o.is_open) >= 3, 5)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrdersScreen), 5)
+        table = app.screen.query_one("#orders", DataTable)
+        await wait_for(pilot, lambda: table.row_count >= 3 and table.get_row_at(0)[5] != "0", 5)
+        newest = table.get_row_at(0)
+        assert Decimal(newest[4]) == size * 3 and Decimal(newest[5]) == size  # qty, filled
+        assert newest[6] in ("expired", "canceled")
+        assert table.get_row_at(1)[6] == "filled"
+        balances = str(app.screen.query_one("#balances").render())
+        assert f"BTC {trading.trader.balances.get('BTC')}" in balances
 
 
 async def test_without_a_key_trading_says_how_to_get_one(exchange: Exchange) -> None:
