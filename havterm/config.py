@@ -65,6 +65,10 @@ KEYS: dict[str, KeySpec] = {
     "grid.open": KeySpec("enter", "open", "Open"),
     "grid.add": KeySpec("a", "add", "Add symbol"),
     "grid.remove": KeySpec("d,delete", "remove", "Remove"),
+    # Dialogs.
+    "prompt.cancel": KeySpec("escape", "cancel", "Cancel"),
+    "rule_form.cancel": KeySpec("escape", "cancel", "Cancel"),
+    "amend.cancel": KeySpec("escape", "cancel", "Cancel"),
     # The order ticket and the orders panel.
     "ticket.send": KeySpec("y", "send", "Send", show=False),
     "ticket.cancel": KeySpec("escape", "cancel", "Cancel"),

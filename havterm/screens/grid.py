@@ -7,7 +7,6 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
@@ -29,7 +28,7 @@ class SymbolPrompt(ModalScreen[str | None]):
     }
     SymbolPrompt #error { color: #ff6b6b; height: auto; }
     """
-    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
+    BINDINGS: ClassVar = bindings("prompt.cancel")
 
     def compose(self) -> ComposeResult:
         with Vertical():

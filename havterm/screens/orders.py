@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Select
@@ -111,7 +110,7 @@ class AmendPrompt(ModalScreen[dict[str, str] | None]):
     AmendPrompt Label.field { width: 10; padding: 1 0 0 0; }
     AmendPrompt Input { width: 1fr; }
     """
-    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel", id="amend.cancel")]
+    BINDINGS: ClassVar = bindings("amend.cancel")
 
     def __init__(self, order_id: str, qty: str, price: str) -> None:
         super().__init__()

@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Select
@@ -34,7 +33,7 @@ class RuleForm(ModalScreen[dict[str, Any] | None]):
     RuleForm Input, RuleForm Select { width: 1fr; }
     RuleForm #error { color: #ff6b6b; height: auto; }
     """
-    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel", id="rule_form.cancel")]
+    BINDINGS: ClassVar = bindings("rule_form.cancel")
 
     def __init__(self, rule: Rule | None = None, symbol: str = "") -> None:
         super().__init__()
