@@ -23,7 +23,7 @@ from havterm.alerts_config import (
     rule_from_table,
     save_rules,
 )
-from havterm.engine.alerts import KINDS, AlertEngine, FiredAlert, Rule, RuleError
+from havterm.engine.alerts import KINDS, AlertEngine, AlertInputs, FiredAlert, Rule, RuleError
 from havterm.engine.state import MarketState
 from havterm.notify import AlertDispatcher
 
@@ -75,9 +75,11 @@ class AlertsController:
 
     # ------------------------------------------------------------------ evaluation
 
-    def evaluate(self, state: MarketState, now: float, wall: float) -> list[FiredAlert]:
+    def evaluate(
+        self, state: MarketState, now: float, wall: float, inputs: AlertInputs | None = None
+    ) -> list[FiredAlert]:
         """Run every rule; record and dispatch (off this thread) what fired."""
-        fired = self.engine.evaluate(state, now, wall=wall)
+        fired = self.engine.evaluate(state, now, inputs, wall=wall)
         for alert in fired:
             self.recent.appendleft(alert)
             self.fired_count[alert.name] = self.fired_count.get(alert.name, 0) + 1

@@ -405,7 +405,8 @@ class Bridge:
             for sym, st in list(state.symbols.items()):
                 self._fold(sym, st, now)
             if self.alerts is not None:
-                for alert in self.alerts.evaluate(state, now, self.wall()):
+                inputs = self.trading.alert_inputs(list(state.symbols)) if self.trading is not None else None
+                for alert in self.alerts.evaluate(state, now, self.wall(), inputs):
                     self.app.post_message(AlertFired(alert.name, alert.symbol, alert.message))
         self.frames += 1
         hook = self.frame_hook

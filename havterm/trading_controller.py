@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from havterm.engine.alerts import AlertInputs, OwnFill
 from havterm.engine.trading import Trader, TraderConfig, TradingError
 
 log = logging.getLogger("havterm.trading")
@@ -60,6 +61,7 @@ class TradingController:
     def __init__(self, client: Any, config: TraderConfig | None = None) -> None:
         self.trader = Trader(client, config or TraderConfig())
         self.version = 0
+        self._fills_seen: dict[int, int] = {}  # fills already handed to the alert engine, per order
         self.trader.on_order(lambda _u: self._bump())
         self.trader.on_balance(lambda _b: self._bump())
 
@@ -101,6 +103,29 @@ class TradingController:
             tag = f"{'B' if o.side == 'buy' else 'S'} {left.normalize():f}"
             out[key] = f"{out[key]}+" if key in out else tag
         return out
+
+    def alert_inputs(self, symbols: list[str]) -> AlertInputs:
+        """Own fills (the alert engine ignores repeats) and each symbol's rate counter in percent."""
+        fills = [
+            OwnFill(
+                f.order_id,
+                f.symbol or o.symbol or "",
+                f.side or o.side or "",
+                f.qty,
+                f.price,
+                o.cum_qty,
+                o.order_qty or o.cum_qty,
+                f.exec_id or str(f.trade_id or ""),
+            )
+            for o in self.trader.orders.all()
+            for f in o.fills
+        ]
+        rates = {}
+        for sym in symbols:
+            status = self.trader.rate(sym)
+            if status.threshold:
+                rates[sym] = 100.0 * status.value / status.threshold
+        return AlertInputs(fills=fills, rate_counters=rates)
 
     # ------------------------------------------------------------------ actions (one line back)
 

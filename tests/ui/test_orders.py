@@ -29,8 +29,16 @@ def open_orders(ex: Exchange) -> list[object]:
 async def test_place_amend_cancel_and_fill_from_the_keyboard(exchange: Exchange) -> None:
     app = trading_app(exchange)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.bridge.trading is not None and app.bridge.trading.trader.ready
-                       and app.bridge.state.symbols["BTC/USD"].book_state.value == "synced", 10, "ready")
+        await wait_for(
+            pilot,
+            lambda: (
+                app.bridge.trading is not None
+                and app.bridge.trading.trader.ready
+                and app.bridge.state.symbols["BTC/USD"].book_state.value == "synced"
+            ),
+            10,
+            "ready",
+        )
         trading = app.bridge.trading
         assert trading is not None
         ladder = app.screen.ladder  # type: ignore[attr-defined]
@@ -121,3 +129,25 @@ async def test_without_a_key_trading_says_how_to_get_one(exchange: Exchange) -> 
         await pilot.pause(0.1)
         assert not isinstance(app.screen, OrderTicket)
         assert app.bridge.trading is None and "havterm keys set" in app.bridge.trading_reason
+
+
+async def test_an_own_fill_fires_its_alert_rule(exchange: Exchange) -> None:
+    app = trading_app(exchange)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(
+            pilot,
+            lambda: (
+                app.bridge.trading is not None
+                and app.bridge.trading.trader.ready
+                and app.bridge.alerts is not None
+                and app.bridge.state.symbols["BTC/USD"].book_state.value == "synced"
+            ),
+            10,
+            "ready",
+        )
+        alerts = app.bridge.alerts
+        alerts.upsert({"name": "filled", "symbol": "*", "kind": "own_order_filled", "level": 1})
+        ask = exchange.book("BTC/USD").best_ask()
+        await app.bridge.trading.place("BTC/USD", "buy", "0.001", str(Decimal(ask.price) / 10), "ioc")
+        await wait_for(pilot, lambda: alerts.fired_count.get("filled", 0) == 1, 5, "the own-fill alert")
+        assert alerts.recent[0].symbol == "BTC/USD"
