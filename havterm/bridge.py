@@ -156,14 +156,18 @@ class Source:
         return not self.demo and not self.replay and "kraken.com" in self.urls.get("url", "")
 
 
-def make_client(source: Source, urls: dict[str, str], credentials: Any = None) -> Any:
-    """Build the engine's ``KrakenClient`` for ``urls`` (with the private streams when given a key)."""
+def make_client(source: Source, urls: dict[str, str], credentials: Any = None, l3: bool = False) -> Any:
+    """Build the engine's ``KrakenClient`` for ``urls`` (with the private streams when given a key).
+
+    ``l3`` adds the level3 feed, which gives own orders their exact queue position.
+    """
     from havterm.engine.client import ClientConfig, KrakenClient
 
     private = ("executions", "balances") if credentials is not None else ()
     cfg = ClientConfig(
         credentials=credentials,
         private=private,
+        l3=l3 and credentials is not None,
         symbols=list(source.symbols),
         depth=source.depth,
         channels=("book", "trade", "ticker"),
@@ -272,7 +276,10 @@ class Bridge:
                 self.client = ReplayClient(self.source.replay, self.source.replay_speed)
                 self.urls = {"url": self.source.replay}
             if self.client is None:
-                self.client = make_client(self.source, self.urls, self._credentials())
+                # Level3 needs a key with level3 access on Kraken; the demo's test key has it.
+                self.client = make_client(
+                    self.source, self.urls, self._credentials(), l3=self.exchange is not None
+                )
             if getattr(self.client, "auth_session", None) is not None:
                 self.trading = TradingController(self.client)
             await self.client.start()

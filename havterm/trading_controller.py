@@ -8,11 +8,15 @@ go only over the authenticated WebSocket of the client the dashboard uses.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from havterm.engine.alerts import AlertInputs, OwnFill
+from havterm.engine.alerts import AlertInputs, OrderGauge, OwnFill
+from havterm.engine.events import ExecutionsMessage, Level3Message, TradeMessage
+from havterm.engine.fillprob import estimate_own
+from havterm.engine.queue import QueueTracker
 from havterm.engine.trading import Trader, TraderConfig, TradingError
 
 log = logging.getLogger("havterm.trading")
@@ -59,14 +63,62 @@ class TradingController:
     """Order entry for one dashboard (``None`` of these when there is no API key)."""
 
     def __init__(self, client: Any, config: TraderConfig | None = None) -> None:
+        self.client = client
         self.trader = Trader(client, config or TraderConfig())
         self.version = 0
+        # With level3, own orders get their exact queue position (and a fill probability).
+        self.trackers: dict[str, QueueTracker] = {}
+        self._p_fill: dict[str, tuple[float, float]] = {}  # order id -> (computed at, P(fill in 60 s))
+        if getattr(client, "l3_session", None) is not None:
+            self.trackers = {s: QueueTracker(s) for s in client.config.symbols}
+            client.on(Level3Message, self._on_l3)
+            client.on(TradeMessage, self._on_trades)
+            client.on(ExecutionsMessage, self._on_executions)
         self._fills_seen: dict[int, int] = {}  # fills already handed to the alert engine, per order
         self.trader.on_order(lambda _u: self._bump())
         self.trader.on_balance(lambda _b: self._bump())
 
     def _bump(self) -> None:
         self.version += 1
+
+    def _on_l3(self, msg: Level3Message) -> None:
+        tracker = self.trackers.get(msg.symbol)
+        st = self.client.state.symbols.get(msg.symbol)
+        if tracker is not None and st is not None and st.l3 is not None:
+            tracker.on_l3(msg, st.l3, time.monotonic())
+
+    def _on_trades(self, msg: TradeMessage) -> None:
+        if msg.snapshot:
+            return  # old trades: they cannot have moved any queue we are watching
+        now = time.monotonic()
+        for symbol, tracker in self.trackers.items():
+            trades = [t for t in msg.trades if t.symbol == symbol]
+            if trades:
+                tracker.on_trades(trades, now)
+
+    def _on_executions(self, msg: ExecutionsMessage) -> None:
+        now = time.monotonic()
+        for tracker in self.trackers.values():
+            tracker.on_executions(msg, now)
+
+    def queue_position(self, symbol: str, order_id: str) -> int | None:
+        """Orders ahead of one of ours at its price (exact, from level3); None without level3."""
+        tracker = self.trackers.get(symbol)
+        pos = tracker.position(order_id) if tracker is not None else None
+        return pos.orders_ahead if pos is not None else None
+
+    def fill_probability(self, symbol: str, order_id: str, now: float) -> float | None:
+        """P(fill within 60 s) for one of ours, recomputed at most once a second (it is a simulation)."""
+        cached = self._p_fill.get(order_id)
+        if cached is not None and now - cached[0] < 1.0:
+            return cached[1]
+        tracker = self.trackers.get(symbol)
+        est = estimate_own(tracker, order_id, now) if tracker is not None else None
+        if est is None:
+            return None
+        p = est.p_fill[est.horizons.index(60.0)] if 60.0 in est.horizons else est.p_fill[-1]
+        self._p_fill[order_id] = (now, p)
+        return p
 
     # ------------------------------------------------------------------ views
 
@@ -101,6 +153,9 @@ class TradingController:
             key = f"{o.limit_price:.{price_precision}f}"
             left = (o.order_qty or Decimal(0)) - o.cum_qty
             tag = f"{'B' if o.side == 'buy' else 'S'} {left.normalize():f}"
+            ahead = self.queue_position(symbol, o.order_id) if o.order_id else None
+            if ahead is not None:
+                tag += f" #{ahead}"
             out[key] = f"{out[key]}+" if key in out else tag
         return out
 
@@ -125,7 +180,20 @@ class TradingController:
             status = self.trader.rate(sym)
             if status.threshold:
                 rates[sym] = 100.0 * status.value / status.threshold
-        return AlertInputs(fills=fills, rate_counters=rates)
+        queue: dict[str, OrderGauge] = {}
+        p_fill: dict[str, OrderGauge] = {}
+        if self.trackers:
+            now = time.monotonic()
+            for o in self.trader.orders.open_orders():
+                if o.order_id is None or o.symbol is None:
+                    continue
+                ahead = self.queue_position(o.symbol, o.order_id)
+                if ahead is not None:
+                    queue[o.order_id] = OrderGauge(o.symbol, float(ahead))
+                    p = self.fill_probability(o.symbol, o.order_id, now)
+                    if p is not None:
+                        p_fill[o.order_id] = OrderGauge(o.symbol, p)
+        return AlertInputs(fills=fills, queue_positions=queue, fill_probabilities=p_fill, rate_counters=rates)
 
     # ------------------------------------------------------------------ actions (one line back)
 

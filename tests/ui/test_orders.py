@@ -151,3 +151,38 @@ async def test_an_own_fill_fires_its_alert_rule(exchange: Exchange) -> None:
         await app.bridge.trading.place("BTC/USD", "buy", "0.001", str(Decimal(ask.price) / 10), "ioc")
         await wait_for(pilot, lambda: alerts.fired_count.get("filled", 0) == 1, 5, "the own-fill alert")
         assert alerts.recent[0].symbol == "BTC/USD"
+
+
+async def test_own_order_shows_its_exact_queue_position_on_the_ladder(exchange: Exchange) -> None:
+    source = Source(["BTC/USD"], 25, endpoints(exchange))
+    creds = Credentials(exchange.endpoints["api_key"], exchange.endpoints["api_secret"])
+    app = HavtermApp(source, UiConfig(depth=25), client=make_client(source, source.urls, creds, l3=True))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(
+            pilot,
+            lambda: (
+                app.bridge.trading is not None
+                and app.bridge.trading.trader.ready
+                and app.bridge.state.symbols["BTC/USD"].l3_state.value == "synced"
+                and app.bridge.state.symbols["BTC/USD"].book_state.value == "synced"
+            ),
+            10,
+            "ready",
+        )
+        trading = app.bridge.trading
+        alerts = app.bridge.alerts
+        level = exchange.book("BTC/USD").best_bid()
+        price = str(Decimal(level.price) / 10)
+        ahead = len(level.orders)
+        alerts.upsert(
+            {"name": "front", "symbol": "BTC/USD", "kind": "queue_position_at_most", "level": ahead}
+        )
+        line = await trading.place("BTC/USD", "buy", "0.01", price, "limit")
+        assert "sent" in line, line
+        oid = line.rsplit("(", 1)[1].rstrip(")")
+        ladder = app.screen.ladder  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: trading.queue_position("BTC/USD", oid) == ahead, 5, "queue position")
+        await wait_for(pilot, lambda: any(r.own == f"B 0.01 #{ahead}" for r in ladder._rows), 5, "own column")
+        # The alert engine is fed the same position: a rule at that many orders ahead fires.
+        await wait_for(pilot, lambda: alerts.fired_count.get("front", 0) >= 1, 5, "queue alert")
+        assert alerts.recent[0].value == str(ahead)
