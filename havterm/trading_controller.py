@@ -15,7 +15,6 @@ from typing import Any
 
 from havterm.engine.alerts import AlertInputs, OrderGauge, OwnFill
 from havterm.engine.events import ExecutionsMessage, Level3Message, TradeMessage
-from havterm.engine.fillprob import estimate_own
 from havterm.engine.queue import QueueTracker
 from havterm.engine.trading import Trader, TraderConfig, TradingError
 
@@ -66,9 +65,8 @@ class TradingController:
         self.client = client
         self.trader = Trader(client, config or TraderConfig())
         self.version = 0
-        # With level3, own orders get their exact queue position (and a fill probability).
+        # With level3, own orders get their exact queue position.
         self.trackers: dict[str, QueueTracker] = {}
-        self._p_fill: dict[str, tuple[float, float]] = {}  # order id -> (computed at, P(fill in 60 s))
         if getattr(client, "l3_session", None) is not None:
             self.trackers = {s: QueueTracker(s) for s in client.config.symbols}
             client.on(Level3Message, self._on_l3)
@@ -106,19 +104,6 @@ class TradingController:
         tracker = self.trackers.get(symbol)
         pos = tracker.position(order_id) if tracker is not None else None
         return pos.orders_ahead if pos is not None else None
-
-    def fill_probability(self, symbol: str, order_id: str, now: float) -> float | None:
-        """P(fill within 60 s) for one of ours, recomputed at most once a second (it is a simulation)."""
-        cached = self._p_fill.get(order_id)
-        if cached is not None and now - cached[0] < 1.0:
-            return cached[1]
-        tracker = self.trackers.get(symbol)
-        est = estimate_own(tracker, order_id, now) if tracker is not None else None
-        if est is None:
-            return None
-        p = est.p_fill[est.horizons.index(60.0)] if 60.0 in est.horizons else est.p_fill[-1]
-        self._p_fill[order_id] = (now, p)
-        return p
 
     # ------------------------------------------------------------------ views
 
@@ -181,19 +166,16 @@ class TradingController:
             if status.threshold:
                 rates[sym] = 100.0 * status.value / status.threshold
         queue: dict[str, OrderGauge] = {}
-        p_fill: dict[str, OrderGauge] = {}
         if self.trackers:
-            now = time.monotonic()
             for o in self.trader.orders.open_orders():
                 if o.order_id is None or o.symbol is None:
                     continue
                 ahead = self.queue_position(o.symbol, o.order_id)
                 if ahead is not None:
                     queue[o.order_id] = OrderGauge(o.symbol, float(ahead))
-                    p = self.fill_probability(o.symbol, o.order_id, now)
-                    if p is not None:
-                        p_fill[o.order_id] = OrderGauge(o.symbol, p)
-        return AlertInputs(fills=fills, queue_positions=queue, fill_probabilities=p_fill, rate_counters=rates)
+        # Fill probabilities are not fed here: engine.fillprob.estimate_own measured 570 ms per
+        # call with a live tracker, far too slow for the frame; it needs a cheaper estimator first.
+        return AlertInputs(fills=fills, queue_positions=queue, rate_counters=rates)
 
     # ------------------------------------------------------------------ actions (one line back)
 
