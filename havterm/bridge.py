@@ -221,7 +221,6 @@ class Bridge:
         self._last_phase = ""
         self._conn_view: ConnView | None = None
         self._conn_at = -1e9
-        self._conn_rate = 0.0
         self.urls: dict[str, str] = dict(source.urls)
         self.frames = 0
         self.frame_hook: Callable[[float], None] | None = None

@@ -17,11 +17,6 @@ CHECKSUM_LEVELS = 10
 """Kraken always checksums the best 10 levels a side, whatever the depth."""
 
 
-def level_piece(price_ticks: int, qty_lots: int) -> str:
-    """The checksum text of one level or one order: ``"452852" + "100000"``."""
-    return f"{price_ticks}{qty_lots}"
-
-
 def crc32_text(text: str) -> int:
     """Unsigned CRC32 (IEEE, as ``zlib.crc32``) of ASCII text."""
     return zlib.crc32(text.encode("ascii")) & 0xFFFFFFFF

@@ -39,7 +39,7 @@ DISABLED with its reason instead of looping forever.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,7 +125,6 @@ class Subscription:
     req_id: int | None = None
     sent_at: float | None = None
     acked_at: float | None = None
-    last_data_at: float | None = None
     error: str | None = None
     resync_streak: int = 0
     resync_at: float | None = None
@@ -472,7 +471,6 @@ class Session:
             failure = self.market.apply_book(ev, now, wall)
         else:
             failure = self.market.apply_l3(ev, now, wall)
-        sub.last_data_at = now
         if failure is not None:
             self._integrity_failure(sub, failure, now)
             return
@@ -494,7 +492,6 @@ class Session:
         sub = self.subs.get((channel, symbol))
         if sub is None:
             return
-        sub.last_data_at = now
         if sub.state is SubState.ACKED:
             sub.state = SubState.LIVE
             self._recompute(now, f"{channel} {symbol or ''} live".strip())
@@ -571,7 +568,7 @@ class Session:
             # Back off between repeated resyncs, so that a short burst of bad frames does not
             # use up the whole give-up budget within a few milliseconds (and so that we never
             # hammer the exchange with subscribe requests).
-            sub.resync_at = now + cfg_backoff(self.config.resync_backoff_s, sub.resync_streak)
+            sub.resync_at = now + resync_backoff(self.config.resync_backoff_s, sub.resync_streak)
         self._recompute(now, f"{failure.symbol} {failure.reason}")
 
     # ------------------------------------------------------------------ timers
@@ -668,7 +665,7 @@ class Session:
         self._events.append(StateChange(old, new, cause))
 
 
-def cfg_backoff(base_s: float, streak: int) -> float:
+def resync_backoff(base_s: float, streak: int) -> float:
     """The wait before resync number ``streak`` (2, 3, ...): doubling from ``base_s``, at most 10 s."""
     return float(min(10.0, base_s * 2 ** (streak - 2)))
 
@@ -678,8 +675,3 @@ _TOKEN_ERRORS = ("ESession:Invalid session", "EAPI:Invalid token", "Token(s) not
 
 def _is_token_error(error: str | None) -> bool:
     return bool(error) and any(e in (error or "") for e in _TOKEN_ERRORS)
-
-
-def book_subscriptions(symbols: Sequence[str], depth: int = 10) -> list[Subscription]:
-    """One book subscription per symbol (one per symbol, so one bad pair harms no other)."""
-    return [Subscription("book", s, depth=depth) for s in symbols]

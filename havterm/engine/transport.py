@@ -21,8 +21,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from havterm.engine.events import Event
-from havterm.engine.protocol import Phase, ReconnectWanted, SessionEvent
+from havterm.engine.protocol import Phase, ReconnectWanted
 
 
 class AuthError(Exception):
@@ -99,7 +98,6 @@ class SessionLike(Protocol):
     def events_received(self) -> Sequence[Any]: ...
 
 
-EventSink = Callable[[list[Event | SessionEvent]], None]
 TokenProvider = Callable[[], Awaitable[str]]
 
 
