@@ -33,6 +33,8 @@ Kinds and the unit of ``level``:
 ``queue_position_at_most``      orders ahead of ours at its level; ``order_id`` optional
 ``fill_probability_at_least``   0..1; ``order_id`` optional
 ``rate_counter_above``          trading rate counter in percent of Kraken's threshold
+``funding_above/_below``        a Futures perpetual's funding rate in percent per hour (Kraken's
+                                ``relative_funding_rate`` x 100): 0.01 = 0.01 % per hour
 =============================  ==========================================================
 
 A rule whose ``kind`` this version does not know is kept (and written back

@@ -85,6 +85,11 @@ KEYS: dict[str, KeySpec] = {
 """Every bindable command by stable id."""
 
 
+def _is_futures(symbol: str) -> bool:
+    """A Kraken Futures product id (``PF_XBTUSD``): the engine's test, without importing the engine."""
+    return symbol.upper().startswith(("PF_", "PI_", "FI_", "FF_", "PV_"))
+
+
 def config_path() -> Path:
     """Where the config file lives (``~/.config/havterm/config.toml`` on Linux)."""
     return Path(platformdirs.user_config_dir("havterm")) / CONFIG_NAME
@@ -148,9 +153,9 @@ def load_config(path: Path | None = None) -> UiConfig:
             _check(
                 isinstance(value, list)
                 and bool(value)
-                and all(isinstance(s, str) and "/" in s for s in value),
+                and all(isinstance(s, str) and ("/" in s or _is_futures(s)) for s in value),
                 p,
-                'ui.symbols must be a list like ["BTC/USD", "ETH/USD"]',
+                'ui.symbols must be a list like ["BTC/USD", "ETH/USD", "PF_XBTUSD"]',
             )
             cfg.symbols = list(value)
         elif name == "depth_range_bps":

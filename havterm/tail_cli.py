@@ -39,6 +39,7 @@ from havterm.engine.futures import (
     FuturesBookSnapshot,
     FuturesTicker,
     SequenceGap,
+    is_futures_symbol,
 )
 from havterm.engine.futures_client import FuturesClient
 from havterm.engine.market import IntegrityFailure, MarketEngine
@@ -246,12 +247,8 @@ async def _run_client(
     return client, stats
 
 
-FUTURES_PREFIXES = ("PF_", "PI_", "FI_", "FF_")
-
-
-def is_futures(symbol: str) -> bool:
-    """Kraken Futures product ids look like ``PF_XBTUSD``; Spot v2 symbols like ``BTC/USD``."""
-    return symbol.upper().startswith(FUTURES_PREFIXES)
+is_futures = is_futures_symbol
+"""``PF_XBTUSD`` is a Kraken Futures product, ``BTC/USD`` a Spot v2 symbol (the engine's test)."""
 
 
 def format_futures(ev: object, client: FuturesClient, wall: float) -> str | None:

@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from havterm.alerts_config import AlertHistory, RulesError, config_path, load_rules
 from havterm.engine.alerts import FED_KINDS, AlertEngine, FiredAlert, Rule
 from havterm.engine.book import BOOK_DEPTHS
+from havterm.engine.futures import is_futures_symbol
 from havterm.notify import AlertDispatcher
 from havterm.tail_cli import add_endpoint_arguments
 
@@ -97,9 +98,9 @@ def _select(args: argparse.Namespace, err: TextIO) -> tuple[list[Rule], list[str
         )
     if args.symbols:
         symbols = list(dict.fromkeys(args.symbols))
-        bad = [s for s in symbols if "/" not in s]
+        bad = [s for s in symbols if "/" not in s and not is_futures_symbol(s)]
         if bad:
-            return f"bad symbol {bad[0]!r}: expected BASE/QUOTE, e.g. BTC/USD"
+            return f"bad symbol {bad[0]!r}: expected BASE/QUOTE (BTC/USD) or a Futures product (PF_XBTUSD)"
         skipped = [r.name for r in rules if r.symbol != "*" and r.symbol not in symbols]
         if skipped:
             print(f"havterm watch: note: {len(skipped)} rule(s) name other symbols and are skipped", file=err)
@@ -115,7 +116,8 @@ def _select(args: argparse.Namespace, err: TextIO) -> tuple[list[Rule], list[str
 
 async def watch(args: argparse.Namespace, out: TextIO, err: TextIO = sys.stderr) -> int:
     """The body of ``havterm watch`` on the running event loop (tests call this with an embedded exchange)."""
-    from havterm.engine.client import ClientConfig, KrakenClient
+    from havterm.engine.client import ClientConfig
+    from havterm.engine.composite import MarketClient
 
     if args.hz <= 0 or args.hz > 1000:
         print("havterm watch: error: --hz must be above 0 and at most 1000", file=err)
@@ -144,7 +146,8 @@ async def watch(args: argparse.Namespace, out: TextIO, err: TextIO = sys.stderr)
         l3_url=args.l3_url,
         rest_url=args.rest_url,
     )
-    client = KrakenClient(cfg)
+    # Spot symbols and Futures products (PF_XBTUSD...) together, in one market state.
+    client = MarketClient(cfg, futures_url=args.futures_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -156,11 +159,13 @@ async def watch(args: argparse.Namespace, out: TextIO, err: TextIO = sys.stderr)
     period = 1.0 / args.hz
     deadline = None if args.duration is None else time.monotonic() + args.duration
     await client.start()
+    told: set[str] = set()
     try:
         while not stop.is_set():
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 break
+            _tell_disabled(client.state, told, err)
             for alert in engine.evaluate(client.state, now, wall=time.time()):
                 line = json.dumps(alert.to_dict()) if args.json else format_alert(alert)
                 print(line, file=out, flush=True)
@@ -185,6 +190,14 @@ async def watch(args: argparse.Namespace, out: TextIO, err: TextIO = sys.stderr)
     if args.max_alerts is not None and fired < args.max_alerts:
         return EXIT_TOO_FEW_ALERTS
     return EXIT_OK
+
+
+def _tell_disabled(state: Any, told: set[str], err: TextIO) -> None:
+    """One line per symbol the exchange refused (an unknown Futures product, say): its rules cannot fire."""
+    for sym, st in state.symbols.items():
+        if sym not in told and st.book_state.value == "disabled":
+            told.add(sym)
+            print(f"havterm watch: warning: {sym}: {st.book_reason or 'disabled'}", file=err, flush=True)
 
 
 def run_watch(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:

@@ -9,8 +9,8 @@ copied into the alerts for display and history.
 
 Firing model, the same for every kind:
 
-* a *level* kind (price, spread, imbalance, pressure, queue position, fill
-  probability, rate counter) fires when its value reaches the level while the
+* a *level* kind (price, spread, imbalance, pressure, funding rate, queue
+  position, fill probability, rate counter) fires when its value reaches the level while the
   rule is *armed*; firing disarms it, and it re-arms only once the value has
   gone back past the level by the rule's ``hysteresis``. A price hovering on
   a level therefore fires once, not on every wiggle;
@@ -33,6 +33,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from havterm.engine.book import BookState, L2Book
+from havterm.engine.futures import is_futures_symbol
 from havterm.engine.state import MarketState, SymbolState
 
 __all__ = [
@@ -72,6 +73,8 @@ class RuleKind(enum.Enum):
     QUEUE_POSITION_AT_MOST = "queue_position_at_most"
     FILL_PROBABILITY_AT_LEAST = "fill_probability_at_least"
     RATE_COUNTER_ABOVE = "rate_counter_above"
+    FUNDING_ABOVE = "funding_above"
+    FUNDING_BELOW = "funding_below"
 
 
 KINDS: frozenset[str] = frozenset(k.value for k in RuleKind)
@@ -82,8 +85,10 @@ NOTIFIERS = ("bell", "desktop", "command")
 
 # Defaults of ``hysteresis`` when a rule gives none, in the rule's own unit. Chosen so that the
 # ordinary jitter of the quantity does not re-arm a rule: 0.1 % of a price level, a tenth of a
-# spread level, 0.05 of an imbalance or pressure ratio, one queue place, 5 points of percentage.
+# spread level, 0.05 of an imbalance or pressure ratio, one queue place, 5 points of percentage,
+# and 0.0005 percentage points of an hourly funding rate (a tenth of a typical 0.005 % rate).
 _PRICE_HYST_FRACTION = Decimal("0.001")
+_FUNDING_HYST = Decimal("0.0005")
 
 
 def _hysteresis_default(kind: RuleKind, level: Decimal) -> Decimal:
@@ -105,6 +110,8 @@ def _hysteresis_default(kind: RuleKind, level: Decimal) -> Decimal:
         return Decimal(5)
     if kind is RuleKind.LARGE_ORDER:
         return Decimal("0.2")  # a large level must shrink below 80 % of the size to count as gone
+    if kind in (RuleKind.FUNDING_ABOVE, RuleKind.FUNDING_BELOW):
+        return _FUNDING_HYST
     return Decimal(0)
 
 
@@ -154,8 +161,12 @@ class Rule:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise RuleError("name must be a non-empty string")
-        if not isinstance(self.symbol, str) or not (self.symbol == "*" or "/" in self.symbol):
-            raise RuleError(f'symbol must look like "BTC/USD" (or "*" for all), got {self.symbol!r}')
+        if not isinstance(self.symbol, str) or not (
+            self.symbol == "*" or "/" in self.symbol or is_futures_symbol(self.symbol)
+        ):
+            raise RuleError(
+                f'symbol must look like "BTC/USD" or "PF_XBTUSD" (or "*" for all), got {self.symbol!r}'
+            )
         if self.kind not in KINDS:
             raise RuleError(f"unknown kind {self.kind!r}")
         kind = RuleKind(self.kind)
@@ -385,6 +396,8 @@ class AlertEngine:
             RuleKind.QUEUE_POSITION_AT_MOST: self._check_queue,
             RuleKind.FILL_PROBABILITY_AT_LEAST: self._check_fill_prob,
             RuleKind.RATE_COUNTER_ABOVE: self._check_rate,
+            RuleKind.FUNDING_ABOVE: self._check_funding,
+            RuleKind.FUNDING_BELOW: self._check_funding,
         }
         self._active: list[tuple[Rule, _Check, dict[str, _RuleState]]] = []
         self.set_rules(rules)
@@ -608,6 +621,21 @@ class AlertEngine:
         assert value is not None
         word = "above" if above else "below"
         return f"{value:.4f}", f"{sym} book pressure {value:+.3f} is {word} {rule.level}"
+
+    def _check_funding(
+        self, rule: Rule, rs: _RuleState, sym: str, st: SymbolState | None, now: float, inp: AlertInputs
+    ) -> tuple[str, str] | None:
+        # Percent per funding period, exactly: Kraken's relative rate times 100 (a Spot symbol has none).
+        ticker = st.futures if st is not None else None
+        rel = ticker.relative_funding if ticker is not None else None
+        pct = None if rel is None else rel * 100
+        above = rule.kind == "funding_above"
+        if not self._level(rule, rs, now, pct, above):
+            return None
+        assert pct is not None
+        word = "above" if above else "below"
+        shown = f"{pct.normalize():f}"
+        return shown, f"{sym} funding {shown} % per hour is {word} {rule.level} %"
 
     def _check_trade_size(
         self, rule: Rule, rs: _RuleState, sym: str, st: SymbolState | None, now: float, inp: AlertInputs

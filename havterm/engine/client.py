@@ -166,10 +166,12 @@ class ClientConfig:
 class KrakenClient:
     """A self-healing Kraken v2 market-data client (public endpoint)."""
 
-    def __init__(self, config: ClientConfig | None = None) -> None:
+    def __init__(self, config: ClientConfig | None = None, state: MarketState | None = None) -> None:
+        """``state`` lets the client share one ``MarketState`` with another (Spot and Futures together)."""
         self.config = config or ClientConfig()
         cfg = self.config
         self.market = MarketEngine(
+            state,
             stale_after_s=cfg.stale_after_s,
             clock=time.perf_counter if cfg.measure_apply_time else None,
         )
@@ -329,6 +331,16 @@ class KrakenClient:
         stream = EventStream(maxsize, Overflow(policy))
         self._streams.append(stream)
         return stream
+
+    def attach(self, stream: EventStream) -> None:
+        """Deliver this client's events into ``stream`` too (the consumers of a client built on this one)."""
+        if stream not in self._streams:
+            self._streams.append(stream)
+
+    def detach(self, stream: EventStream) -> None:
+        """Stop delivering into ``stream``."""
+        if stream in self._streams:
+            self._streams.remove(stream)
 
     async def _iterate(self, stream: EventStream) -> AsyncIterator[ClientEvent]:
         try:

@@ -11,6 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
+import sys
+import time
+import zlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -18,9 +22,29 @@ from typing import Any
 import msgspec
 from sortedcontainers import SortedDict
 
+from havterm.engine.book import L2Book
+from havterm.engine.events import Level
+from havterm.engine.fixed import decimal_to_units
 from havterm.engine.integrity import BookState
 
 FUTURES_WS = "wss://futures.kraken.com/ws/v1"
+FUTURES_PREFIXES = ("PF_", "PI_", "FI_", "FF_", "PV_")
+"""Kraken Futures product ids start with their kind: perpetual linear/inverse, fixed-maturity, ..."""
+
+
+FUTURES_ID_RE = re.compile(r"^(?:PF|PI|FI|FF|PV)_[A-Z0-9]{2,24}(?:_[A-Z0-9]{1,12})?$")
+"""A well-formed product id (``PF_XBTUSD``, ``FI_XBTUSD_260925``); whether it exists, only Kraken knows."""
+
+
+def is_futures_symbol(symbol: str) -> bool:
+    """Kraken Futures product ids look like ``PF_XBTUSD``; Spot v2 symbols like ``BTC/USD``."""
+    return symbol.upper().startswith(FUTURES_PREFIXES)
+
+
+def ms_to_rfc3339(ms: int) -> str:
+    """Epoch milliseconds (Futures' times) as the RFC 3339 text Spot v2 uses (``...T12:00:00.123Z``)."""
+    secs, milli = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{milli:03d}Z"
 
 
 def sign_challenge(challenge: str, secret_b64: str) -> str:
@@ -59,6 +83,19 @@ class FuturesTicker(msgspec.Struct, frozen=True):
         if self.markPrice is None or self.index is None:
             return None
         return self.markPrice - self.index
+
+    @property
+    def relative_funding(self) -> Decimal | None:
+        """The funding rate as a fraction of the price per funding period (hourly on Kraken).
+
+        Kraken leaves the field out when it is zero, so a perpetual without it
+        pays no funding; a product that is not a perpetual has none (None).
+        ``funding_rate`` itself is absolute (quote currency per contract) and
+        not comparable across products, so rules and the grid use this one.
+        """
+        if self.relative_funding_rate is not None:
+            return self.relative_funding_rate
+        return Decimal(0) if self.tag == "perpetual" else None
 
 
 class FuturesLevel(msgspec.Struct, frozen=True, array_like=False):
@@ -195,6 +232,14 @@ def unsubscribe_futures(feed: str, product_ids: list[str] | None = None) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class ProductRejected:
+    """The exchange refused a product (an unknown id): it is not subscribed again."""
+
+    product_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class SequenceGap:
     """A Futures book missed messages: resnapshot it."""
 
@@ -204,7 +249,11 @@ class SequenceGap:
 
 
 class FuturesBook:
-    """One product's book, kept in order by ``seq``; a gap moves it to RESYNCING."""
+    """One product's book, kept in order by ``seq``; a gap moves it to RESYNCING.
+
+    Prices and quantities stay exact Decimals, keyed as they arrive. Screens
+    and alerts read ``FuturesL2Book``, the same book in integer ticks and lots.
+    """
 
     def __init__(self, product_id: str) -> None:
         self.product_id = product_id
@@ -269,3 +318,63 @@ class FuturesBook:
         if side == "buy":
             return [(-k, self.bids[k]) for k in self.bids.islice(0, n)]
         return [(k, self.asks[k]) for k in self.asks.islice(0, n)]
+
+
+# ---------------------------------------------------------------------------- the L2 form
+
+UNBOUNDED_DEPTH = sys.maxsize
+"""Futures books have no subscribed depth: nothing is ever truncated."""
+
+
+def _level(price: Decimal, qty: Decimal) -> Level:
+    pu, ps = decimal_to_units(price)
+    qu, qs = decimal_to_units(qty)
+    return Level(pu, ps, qu, qs)
+
+
+class FuturesL2Book(L2Book):
+    """A Futures book in ``L2Book``'s exact integer form, so every screen and alert reads it unchanged.
+
+    It mirrors what a ``FuturesBook`` accepted (the session's book decides
+    sequencing, gaps and resnapshots); there is no checksum to verify. The
+    precision is the most decimals seen on the wire and only ever widens
+    (Futures sends no instrument precision), with the book rescaled exactly.
+    """
+
+    __slots__ = ("seq",)
+
+    def __init__(self, product_id: str) -> None:
+        super().__init__(product_id, 1000)
+        self.depth = UNBOUNDED_DEPTH
+        self.seq: int | None = None
+
+    def load(self, snap: FuturesBookSnapshot) -> None:
+        """Replace the book with a snapshot."""
+        bids = tuple(_level(lv.price, lv.qty) for lv in snap.bids if lv.qty)
+        asks = tuple(_level(lv.price, lv.qty) for lv in snap.asks if lv.qty)
+        self._asks.clear()
+        self._bids.clear()
+        self._widen_for(bids)
+        self._widen_for(asks)
+        self._apply_side(self._bids, bids)
+        self._apply_side(self._asks, asks)
+        self._settle(snap.seq, snap.timestamp)
+
+    def set_level(self, delta: FuturesBookDelta) -> None:
+        """Apply one level change (``qty`` 0 removes the level)."""
+        lv = (_level(delta.price, delta.qty),)
+        self._widen_for(lv)
+        self._apply_side(self._bids if delta.side == "buy" else self._asks, lv)
+        self._settle(delta.seq, delta.timestamp)
+
+    def _settle(self, seq: int, timestamp: int | None) -> None:
+        # Keep the top-10 text current so that ``_check()`` holds for this book as for any L2Book.
+        self._asks.refresh_text()
+        self._asks.crc = zlib.crc32(self._asks.text)
+        self._bids.refresh_text()
+        self.state = BookState.SYNCED
+        self.seq = seq
+        self.messages += 1
+        if timestamp is not None:
+            self.timestamp = ms_to_rfc3339(timestamp)
+        self.version += 1

@@ -4,11 +4,17 @@ The session is sans-I/O with the same contract as the Spot ``Session`` (the
 transport feeds it frames and the time), so the same ``Transport`` runs it,
 with the same reconnects and backoff. A sequence gap resnapshots only that
 product's book.
+
+Each product is subscribed with requests of its own, so an unknown product
+fails alone instead of taking the others' subscriptions with it. Kraken's
+``error`` answers do not name the product; the connection answers in order, so
+an error belongs to the oldest request still unanswered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +30,7 @@ from havterm.engine.futures import (
     FuturesMessage,
     FuturesTicker,
     FuturesTrade,
+    ProductRejected,
     SequenceGap,
     decode_futures,
     subscribe_futures,
@@ -48,7 +55,7 @@ class FuturesProduct:
     version: int = 0
 
 
-FuturesSessionEvent = FuturesMessage | SequenceGap | StateChange | ReconnectWanted
+FuturesSessionEvent = FuturesMessage | SequenceGap | ProductRejected | StateChange | ReconnectWanted
 
 
 class FuturesSession:
@@ -72,6 +79,10 @@ class FuturesSession:
         self._out: list[str] = []
         self._events: list[FuturesSessionEvent] = []
         self._last_frame_at: float | None = None
+        # (event, feed, product) of requests sent and not answered yet, oldest first.
+        self._unanswered: deque[tuple[str, str, str]] = deque()
+        self.rejected: dict[str, str] = {}
+        """Products the exchange refused, with its reason; they are not subscribed again."""
 
     def data_to_send(self) -> list[str]:
         """Frames to send now."""
@@ -99,13 +110,40 @@ class FuturesSession:
         """Subscribe every feed for every product."""
         self.connected = True
         self._last_frame_at = now
-        ids = list(self.products)
-        for feed in self.feeds:
-            self._out.append(subscribe_futures(feed, ids))
+        self._unanswered.clear()
+        for pid in self.products:
+            if pid not in self.rejected:
+                self._request("subscribe", pid)
         self._out.append(subscribe_futures("heartbeat"))
         for p in self.products.values():
-            p.book.state = BookState.AWAITING_SNAPSHOT
+            if p.book.state is not BookState.DISABLED:
+                p.book.state = BookState.AWAITING_SNAPSHOT
         self._set_phase(Phase.SUBSCRIBING, "connected")
+
+    def _request(self, event: str, product_id: str, feeds: Sequence[str] | None = None) -> None:
+        for feed in self.feeds if feeds is None else feeds:
+            encode = subscribe_futures if event == "subscribe" else unsubscribe_futures
+            self._out.append(encode(feed, [product_id]))
+            self._unanswered.append((event, feed, product_id))
+
+    def add_product(self, product_id: str, now: float) -> None:
+        """Follow one more product (subscribed at once when connected, else on connect)."""
+        if product_id in self.products:
+            return
+        self.rejected.pop(product_id, None)
+        self.products[product_id] = FuturesProduct(product_id, FuturesBook(product_id))
+        if self.connected:
+            self._request("subscribe", product_id)
+            self._recompute(f"{product_id} subscribing")
+
+    def remove_product(self, product_id: str, now: float) -> None:
+        """Stop following a product; the others are untouched."""
+        p = self.products.pop(product_id, None)
+        if p is None:
+            return
+        if self.connected and p.book.state is not BookState.DISABLED:
+            self._request("unsubscribe", product_id)
+        self._recompute(f"{product_id} removed")
 
     def connection_lost(self, now: float, cause: str) -> None:
         """Books go stale until the next snapshot."""
@@ -146,8 +184,8 @@ class FuturesSession:
                 p.resnapshots += 1
                 self._events.append(gap)
                 # Only this product's book: unsubscribe and subscribe again for a new snapshot.
-                self._out.append(unsubscribe_futures("book", [ev.product_id]))
-                self._out.append(subscribe_futures("book", [ev.product_id]))
+                self._request("unsubscribe", ev.product_id, ("book",))
+                self._request("subscribe", ev.product_id, ("book",))
                 self._recompute(f"{ev.product_id} seq gap: expected {gap.expected}, got {gap.got}")
         elif isinstance(ev, FuturesTicker):
             p = self.products.get(ev.product_id)
@@ -159,8 +197,46 @@ class FuturesSession:
             if p is not None:
                 p.trades.append(ev)
                 p.version += 1
-        elif isinstance(ev, FuturesEvent) and ev.event == "error":
-            self._recompute(f"error: {ev.message}")
+        elif isinstance(ev, FuturesEvent):
+            self._answer(ev)
+
+    def _answer(self, ev: FuturesEvent) -> None:
+        """Match an ack or an error to the request it answers; refuse products the exchange does not know."""
+        event = ev.event.strip()  # the docs show "subscribed " with a trailing space
+        if event in ("subscribed", "unsubscribed", "subscribed_failed", "unsubscribed_failed"):
+            asked = "subscribe" if event.startswith("subscribed") else "unsubscribe"
+            for pid in ev.product_ids:
+                key = (asked, ev.feed or "", pid)
+                if key in self._unanswered:
+                    self._unanswered.remove(key)
+            if event.endswith("_failed") and asked == "subscribe":
+                for pid in ev.product_ids:
+                    self._reject(pid, f"{ev.feed} subscription failed")
+        elif event == "error":
+            oldest = self._unanswered.popleft() if self._unanswered else None
+            if oldest is not None and oldest[0] == "subscribe" and "product" in (ev.message or "").lower():
+                self._reject(oldest[2], ev.message or "refused")
+            else:
+                self._recompute(f"error: {ev.message}")
+        elif event == "alert" and ev.message:
+            # "Couldn't subscribe to invalid product `PF_X`": this one names the product.
+            for pid in list(self.products):
+                if f"`{pid}`" in ev.message:
+                    oldest = next((r for r in self._unanswered if r[0] == "subscribe" and r[2] == pid), None)
+                    if oldest is not None:
+                        self._unanswered.remove(oldest)
+                    self._reject(pid, ev.message)
+
+    def _reject(self, product_id: str, reason: str) -> None:
+        p = self.products.get(product_id)
+        if p is None or product_id in self.rejected:
+            return
+        # Its other requests stay unanswered on purpose: their errors are still to come, in order.
+        self.rejected[product_id] = reason
+        p.book.state = BookState.DISABLED
+        p.version += 1
+        self._events.append(ProductRejected(product_id, reason))
+        self._recompute(f"{product_id} refused: {reason}")
 
     def tick(self, now: float) -> None:
         """A connection with no frame (not even a heartbeat) for too long is replaced."""
@@ -176,9 +252,16 @@ class FuturesSession:
         if not self.connected:
             return
         states = [p.book.state for p in self.products.values()] if "book" in self.feeds else []
-        if any(s is BookState.RESYNCING for s in states):
+        live = [s for s in states if s is not BookState.DISABLED]
+        if any(s is BookState.RESYNCING for s in live):
             self._set_phase(Phase.RESYNCING, cause)
-        elif all(s is BookState.SYNCED for s in states):
+        elif any(s is not BookState.SYNCED for s in live):
+            self._set_phase(Phase.SUBSCRIBING, cause)
+        elif len(live) < len(states):
+            # A refused product, like a failed Spot subscription; the cause names it, whatever moved last.
+            refused = [f"{pid} refused: {why}" for pid, why in self.rejected.items() if pid in self.products]
+            self._set_phase(Phase.DEGRADED, "; ".join(refused) or cause)
+        else:
             self._set_phase(Phase.SUBSCRIBED, cause)
 
     def _set_phase(self, new: Phase, cause: str) -> None:
@@ -232,6 +315,22 @@ class FuturesClient:
     def product(self, product_id: str) -> FuturesProduct:
         """State of one product."""
         return self.session.products[product_id]
+
+    def add_product(self, product_id: str) -> None:
+        """Follow one more product."""
+        self.session.add_product(product_id, time.monotonic())
+        self._flush()
+
+    def remove_product(self, product_id: str) -> None:
+        """Stop following a product."""
+        self.session.remove_product(product_id, time.monotonic())
+        self._flush()
+
+    def _flush(self) -> None:
+        events = self.session.events_received()
+        if events:
+            self._dispatch(list(events))
+        self.transport.kick()
 
     def stats(self) -> dict[str, Any]:
         """Counters for ``havterm tail --stats``."""

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from havterm.engine.book import BookState, L2Book
 from havterm.engine.events import Candle, TickerData, Trade
+from havterm.engine.futures import FuturesTicker
 from havterm.engine.l3 import L3Book
 from havterm.engine.metrics import LatencyWindow, RateMeter
 
@@ -50,6 +51,8 @@ class SymbolState:
     price_precision: int | None = None
     qty_precision: int | None = None
     ticker: TickerData | None = None
+    futures: FuturesTicker | None = None
+    """A Futures product's ticker: mark, index, funding, open interest (None for Spot)."""
     last_trade: Trade | None = None
     trades: deque[Trade] = field(default_factory=lambda: deque(maxlen=TRADE_HISTORY))
     candles: dict[int, Candle] = field(default_factory=dict)
@@ -70,7 +73,9 @@ class SymbolState:
         """The last trade price, else the ticker's last."""
         if self.last_trade is not None:
             return self.last_trade.price
-        return self.ticker.last if self.ticker is not None else None
+        if self.ticker is not None:
+            return self.ticker.last
+        return self.futures.last if self.futures is not None else None
 
     def count(self, channel: str, now: float, n: int = 1) -> None:
         """Count ``n`` messages of ``channel`` for this symbol (overall and per channel)."""

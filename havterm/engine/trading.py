@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from havterm.engine import codec
 from havterm.engine.events import BalancesMessage, DecodeError, ExecutionsMessage, MethodResponse
+from havterm.engine.futures import is_futures_symbol
 from havterm.engine.orders import (
     BalanceChange,
     Balances,
@@ -551,7 +552,10 @@ class Trader:
     def _check_market(
         self, method: str, symbol: str, side: str | None, qty: Decimal | None, price: Decimal | None
     ) -> None:
-        """The pre-trade rails: a synced book, the maximum notional, the price band around mid."""
+        """The pre-trade rails: a Spot symbol, a synced book, the maximum notional, the band around mid."""
+        if is_futures_symbol(symbol):
+            # Kraken Futures orders go over REST or FIX, not this WebSocket: never send one to Spot.
+            raise TradingError(method, "havterm:futures", f"{symbol} is Futures: havterm trades Spot only")
         cfg = self.config
         client = self.client
         if cfg.require_synced_book and client.book(symbol) is None:

@@ -44,6 +44,7 @@ class _Product:
     funding_phase: float = 0.0
     open_interest: int = 25_000_000
     last: Decimal = Decimal(0)
+    funding_fixed: Decimal | None = None  # set by tests: the relative funding rate, instead of the drift
 
     def price(self, ticks: int) -> Decimal:
         return (self.tick * ticks).normalize() if self.tick < 1 else self.tick * ticks
@@ -110,9 +111,21 @@ class FuturesVenue:
     # ------------------------------------------------------------------ the market
 
     def funding_rate(self, p: _Product, now: float) -> Decimal:
-        """A funding rate that drifts over minutes (so the dashboard shows it changing)."""
+        """The relative (hourly) funding rate, drifting over minutes so the dashboard shows it change.
+
+        Kraken sends it as ``relative_funding_rate`` and, as ``funding_rate``, the
+        same rate in quote currency per contract (relative times the mark).
+        """
+        if p.funding_fixed is not None:
+            return p.funding_fixed
         value = 1e-5 * math.sin(p.funding_phase + (now - self.started_at) / 120.0)
         return Decimal(f"{value:.10e}")
+
+    def set_funding(self, product: str, relative: Decimal | None) -> None:
+        """Pin a product's relative funding rate (None: drift again) and publish a ticker now."""
+        p = self.products[product]
+        p.funding_fixed = relative
+        self._broadcast("ticker", product, self._ticker(p, time.time()))
 
     def step(self, n: int = 1) -> None:
         """``n`` synthetic book changes (round-robin over products), published at once."""
@@ -186,12 +199,15 @@ class FuturesVenue:
         mark = (bid + ask) / 2
         p.index += (mark - p.index) / 10
         hour = 3600 * 1000
+        relative, predicted = self.funding_rate(p, now), self.funding_rate(p, now + 60)
         return {
             "time": int(now * 1000),
             "product_id": p.name,
             "feed": "ticker",
-            "funding_rate": self.funding_rate(p, now),
-            "funding_rate_prediction": self.funding_rate(p, now + 60),
+            "funding_rate": (relative * mark).quantize(Decimal("1e-12")),
+            "funding_rate_prediction": (predicted * mark).quantize(Decimal("1e-12")),
+            "relative_funding_rate": relative,
+            "relative_funding_rate_prediction": predicted,
             "next_funding_rate_time": (int(now * 1000) // hour + 1) * hour,
             "bid": bid,
             "ask": ask,

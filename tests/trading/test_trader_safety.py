@@ -164,6 +164,8 @@ async def test_pretrade_rails_refuse_before_sending(ex: Exchange, trader: Trader
         await trader.add_order(SYMBOL, "buy", "0.01", price=(mid * D("0.9")).quantize(D("0.1")))
     with pytest.raises(TradingError, match=r"havterm:book not synced \(ETH/USD is not subscribed\)"):
         await trader.add_order("ETH/USD", "buy", "0.01", price=D(2000))
+    with pytest.raises(TradingError, match=r"havterm:futures \(PF_XBTUSD is Futures: havterm trades Spot"):
+        await trader.add_order("PF_XBTUSD", "buy", "1", price=D(60000))  # never sent to the Spot venue
     assert ex.trading.account.orders == {} and len(trader.orders) == 0  # nothing was sent
     placed = await trader.add_order(SYMBOL, "buy", "0.01", price=(mid * D("0.97")).quantize(D("0.1")))
     await wait_for(lambda: len(seen) >= 2, 3, "updates despite the broken listener")
