@@ -20,6 +20,7 @@ import zlib
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from typing import Any
 
 from havterm.engine.checksum import CHECKSUM_LEVELS
 from havterm.engine.events import BookMessage, Level
@@ -111,6 +112,7 @@ class L2Book(VerifiedBook):
         "consecutive_mismatches",
         "depth",
         "expected_checksum",
+        "journal",
         "last_error",
         "messages",
         "precision_source",
@@ -144,6 +146,22 @@ class L2Book(VerifiedBook):
             else PrecisionSource.WIRE
         )
         self.messages = 0
+        self.journal: list[Any] | None = None
+        """When enabled: the level changes of every update, for analytics that read them in batches.
+
+        Entries: ``(key, old_lots, new_lots)`` for each level an update changed
+        (``key`` is ``price_ticks`` for asks and ``-price_ticks`` for bids), and
+        the ``BookMessage`` itself for a snapshot (start again from the book).
+        Levels dropped by truncation to the depth are not changes and are not
+        recorded. Whoever enables it drains it (``MarketEngine`` adds each
+        message's arrival time, a float, before its changes).
+        """
+
+    def enable_journal(self) -> list[Any]:
+        """Start recording level changes (see ``journal``); returns the list to drain."""
+        if self.journal is None:
+            self.journal = []
+        return self.journal
 
     # ------------------------------------------------------------------ precision
 
@@ -223,6 +241,16 @@ class L2Book(VerifiedBook):
         return self._verify(msg, ask_dirty, bid_dirty)
 
     def _apply_snapshot(self, msg: BookMessage) -> bool:
+        journal = self.journal
+        if journal is not None:
+            journal.append(msg)
+            self.journal = None  # a snapshot's levels are not changes
+        try:
+            return self._snapshot(msg)
+        finally:
+            self.journal = journal
+
+    def _snapshot(self, msg: BookMessage) -> bool:
         self._asks.clear()
         self._bids.clear()
         if self.precision_source is PrecisionSource.WIRE:
@@ -248,6 +276,7 @@ class L2Book(VerifiedBook):
         sign = side.sign
         pp = self.price_precision
         qp = self.qty_precision
+        journal = self.journal
         dirty = False
         for lv in levels:
             ps = lv.price_scale
@@ -255,6 +284,10 @@ class L2Book(VerifiedBook):
             qs = lv.qty_scale
             q = lv.qty_units if qs == qp else rescale(lv.qty_units, qs, qp)
             k = t * sign
+            if journal is not None:
+                old = qty.get(k, 0)
+                if old != q:
+                    journal.append((k, old, q))
             if q == 0:
                 if k in qty:
                     del qty[k]

@@ -53,15 +53,15 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from havterm.engine.book import L2Book
-from havterm.engine.events import BookMessage, Level, Trade
+from havterm.engine.events import BookMessage, Level, Trade, TradeMessage
 from havterm.engine.fixed import rescale
-from havterm.engine.queue import FlowHistory, QueueTracker, decimal_units
+from havterm.engine.queue import FlowHistory, QueueTracker, SideSnapshot, decimal_units, race_data_of
 
 HORIZONS: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
 """Default horizons (seconds) of P(fill within T)."""
@@ -71,6 +71,13 @@ PATHS = 4000
 
 MIN_PRINTS = 20
 """Taker arrivals in the window below which the flow rate itself is too uncertain for 'high'."""
+
+MIN_WINDOW_S = 1.0
+"""A window shorter than this (a session that just started) says nothing about rates: no estimate."""
+
+MAX_EVENTS = 2_000_000
+"""Simulated arrivals per estimate, all paths together; above it the paths are cut (a burst of flow
+measured over a short window would otherwise cost seconds, and the answer is then near 1 anyway)."""
 
 Confidence = Literal["high", "medium", "low", "none"]
 
@@ -179,7 +186,7 @@ def fill_probability(
     n = len(sizes)
     lam = n / window_s if window_s > 0 else 0.0
     mean = sum(sizes) / n if n else 0.0
-    if n == 0 or lam <= 0:
+    if n == 0 or lam <= 0 or window_s < MIN_WINDOW_S:
         return FillEstimate(
             model,
             "none",
@@ -202,6 +209,9 @@ def fill_probability(
         conf = "medium" if n >= MIN_PRINTS else "low"
     eta = _fluid_eta(lots_ahead, own_lots, lam * mean, cancel_hazard, inflow)
     median: float | None
+    expected = lam * max(hs) * paths
+    if expected > MAX_EVENTS:
+        paths = max(32, int(paths * MAX_EVENTS / expected))
     if history is not None and price_ticks is not None and history.window_s > 0:
         probs, median = _replay(lots_ahead, own_lots, price_ticks, history, cancel_hazard, hs, paths, seed)
     elif cancel_hazard <= 0 and inflow == 0 and min(sizes) == max(sizes):
@@ -294,7 +304,9 @@ def _replay(
     sgn = 1 if hist.side == "buy" else -1
     best = hist.best if hist.best is not None else price
     behind = sgn * (best - price)  # ticks behind the touch now (negative: inside the spread)
-    start = rng.uniform(0.0, window, size=paths)
+    # Stratified starts (one per equal slice of the window, uniform within it): every stretch of
+    # the past is replayed equally often, so a few hundred paths do what thousands of iid ones did.
+    start = (np.arange(paths) + rng.uniform(0.0, 1.0, size=paths)) * (window / paths)
     touch_t = np.array([t for t, _ in hist.touch] or [0.0])
     touch_p = np.array([p for _, p in hist.touch] or [best], dtype=np.float64)
     virtual = touch_p[np.searchsorted(touch_t, start, side="right") - 1] - sgn * behind
@@ -365,13 +377,6 @@ def _simulate(
 # ---------------------------------------------------------------------------- with L3
 
 
-def _hazard(tracker: QueueTracker, side: str, now: float, window: float) -> float:
-    """Per-lot cancel hazard of one side: cancelled lots per second over the lots resting there."""
-    d = tracker.side_dynamics(side, now, window)
-    lots = tracker.side_lots(side)
-    return d.cancel_rate / lots if lots and d.elapsed_s > 0 else 0.0
-
-
 def blend(estimates: Sequence[FillEstimate]) -> FillEstimate:
     """Average several estimates of one order made with different windows (model averaging).
 
@@ -404,23 +409,8 @@ def estimate_own(
 
     With ``window=None`` the estimate is the ``blend`` over the tracker's windows.
     """
-    pos = tracker.position(order_id)
-    if pos is None:
-        return None
-    return _estimate(
-        tracker,
-        pos.side,
-        pos.price_ticks,
-        pos.qty_ahead + pos.better_lots,
-        pos.own_lots,
-        "l3-exact",
-        now,
-        window,
-        horizons,
-        seed,
-        paths,
-        replay,
-    )
+    inputs = prepare_own(tracker, order_id, now, window, replay)
+    return None if inputs is None else run_race(inputs, horizons, seed, paths)
 
 
 def estimate_hypothetical(
@@ -436,24 +426,125 @@ def estimate_hypothetical(
     replay: bool = True,
 ) -> FillEstimate:
     """P(fill) for a new order of ``lots`` placed now at ``price_ticks`` (it joins the back)."""
-    pos = tracker.hypothetical(side, price_ticks, lots)
-    return _estimate(
-        tracker,
-        side,
-        price_ticks,
-        pos.qty_ahead + pos.better_lots,
-        lots,
-        "l3-hypothetical",
-        now,
-        window,
-        horizons,
-        seed,
-        paths,
-        replay,
+    return run_race(
+        prepare_hypothetical(tracker, side, price_ticks, lots, now, window, replay), horizons, seed, paths
     )
 
 
-def _estimate(
+@dataclass(frozen=True, slots=True)
+class RaceInputs:
+    """Everything one window's race needs, copied out of a tracker: safe to run on another thread.
+
+    ``prepare_own``/``prepare_hypothetical`` build these on the event loop (they
+    read the tracker's live queues); ``run_race`` does the numeric work, which
+    can then go to a worker thread while the loop keeps taking messages.
+    """
+
+    ahead: int
+    lots: int
+    sizes: tuple[int, ...]
+    elapsed: float
+    cancel_hazard: float
+    inflow: float
+    history: FlowHistory | None
+    price_ticks: int
+    model: str
+    exact_queue: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RaceJob:
+    """A level3 estimate to compute later, anywhere: the order, and a copy of its side's history.
+
+    ``prepare_own``/``prepare_hypothetical`` build one on the event loop (a
+    few C-speed copies); ``inputs()`` walks the copy and ``run_race`` runs
+    it, both safe on a worker thread while the loop keeps taking messages.
+    """
+
+    snapshot: SideSnapshot
+    price_ticks: int
+    ahead: int
+    lots: int
+    model: str
+    now: float
+    windows: tuple[float, ...]
+    replay: bool = True
+
+    def inputs(self) -> list[RaceInputs]:
+        """One ``RaceInputs`` per window (see ``queue.race_data_of``)."""
+        return [
+            RaceInputs(
+                self.ahead,
+                self.lots,
+                d.takers,
+                d.elapsed_s,
+                d.cancel_hazard,
+                d.inflow,
+                d.history if self.replay else None,
+                self.price_ticks,
+                self.model,
+            )
+            for d in race_data_of(self.snapshot, self.price_ticks, self.now, self.windows)
+        ]
+
+
+def run_race(
+    inputs: Sequence[RaceInputs] | RaceJob | L2RaceJob,
+    horizons: Sequence[float] = HORIZONS,
+    seed: int = 0,
+    paths: int = PATHS,
+) -> FillEstimate:
+    """The race for each window's inputs, blended when there are several (pure: no tracker access)."""
+    if isinstance(inputs, (RaceJob, L2RaceJob)):
+        inputs = inputs.inputs()
+    out = [
+        fill_probability(
+            i.ahead,
+            i.lots,
+            i.sizes,
+            i.elapsed,
+            cancel_hazard=i.cancel_hazard,
+            inflow=i.inflow,
+            history=i.history,
+            price_ticks=i.price_ticks,
+            horizons=horizons,
+            model=i.model,
+            exact_queue=i.exact_queue,
+            seed=seed,
+            paths=paths,
+        )
+        for i in inputs
+    ]
+    return out[0] if len(out) == 1 else blend(out)
+
+
+def prepare_own(
+    tracker: QueueTracker, order_id: str, now: float, window: float | None = None, replay: bool = True
+) -> RaceJob | None:
+    """The race of a tracked own order, ready to run anywhere; None if it is not resting."""
+    pos = tracker.position(order_id)
+    if pos is None:
+        return None
+    ahead = pos.qty_ahead + pos.better_lots
+    return _job(tracker, pos.side, pos.price_ticks, ahead, pos.own_lots, "l3-exact", now, window, replay)
+
+
+def prepare_hypothetical(
+    tracker: QueueTracker,
+    side: str,
+    price_ticks: int,
+    lots: int,
+    now: float,
+    window: float | None = None,
+    replay: bool = True,
+) -> RaceJob:
+    """The race of a new order of ``lots`` placed now at ``price_ticks`` (it joins the back)."""
+    pos = tracker.hypothetical(side, price_ticks, lots)
+    ahead = pos.qty_ahead + pos.better_lots
+    return _job(tracker, side, price_ticks, ahead, lots, "l3-hypothetical", now, window, replay)
+
+
+def _job(
     tracker: QueueTracker,
     side: str,
     price: int,
@@ -462,33 +553,10 @@ def _estimate(
     model: str,
     now: float,
     window: float | None,
-    horizons: Sequence[float],
-    seed: int,
-    paths: int,
     replay: bool,
-) -> FillEstimate:
-    out = []
-    for w in (window,) if window is not None else tracker.windows:
-        hist = tracker.history(side, now, w) if replay else None
-        sizes, elapsed = tracker.tape(side, now, w)
-        out.append(
-            fill_probability(
-                ahead,
-                lots,
-                sizes,
-                elapsed,
-                cancel_hazard=_hazard(tracker, side, now, w),
-                inflow=tracker.inflow(side, price, now, w),
-                history=hist,
-                price_ticks=price,
-                horizons=horizons,
-                model=model,
-                exact_queue=True,
-                seed=seed,
-                paths=paths,
-            )
-        )
-    return out[0] if len(out) == 1 else blend(out)
+) -> RaceJob:
+    windows = (window,) if window is not None else tuple(tracker.windows)
+    return RaceJob(tracker.side_snapshot(side, now), price, ahead, lots, model, now, windows, replay)
 
 
 # ---------------------------------------------------------------------------- without L3
@@ -540,6 +608,8 @@ class L2QueueEstimator:
         self._prints: dict[str, deque[tuple[float, Decimal, Decimal]]] = {"buy": deque(), "sell": deque()}
         self._best: dict[str, int | None] = {"buy": None, "sell": None}
         self._count = 0
+        self._mirror = True  # False once fed by ``consume``: sizes are read from the live book then
+        self._last = 0.0  # the newest arrival time seen by ``consume``
 
     @property
     def model_name(self) -> str:
@@ -553,7 +623,7 @@ class L2QueueEstimator:
 
         Pass ``book_shows_it=True`` when the L2 level already includes the order's own lots.
         """
-        level = self._q[side].get(price_ticks, 0)
+        level = self._sizes(side).get(price_ticks, 0)
         ahead = max(0, level - lots) if book_shows_it else level
         self.forget(order_id)
         o = self._orders[order_id] = _L2Order(side, price_ticks, lots, float(ahead), 0)
@@ -572,6 +642,74 @@ class L2QueueEstimator:
         """Estimated lots ahead of an own order at its price (0 once it should be filling)."""
         o = self._orders.get(order_id)
         return None if o is None else max(0, round(o.front))
+
+    def _sizes(self, side: str) -> dict[int, int]:
+        """The level sizes of one side: the mirror (``on_book``) or the live book (``consume``)."""
+        if self._mirror or self.book is None:
+            return self._q[side]
+        return dict(self.book.bids() if side == "buy" else self.book.asks())
+
+    def consume(self, entries: Sequence[Any], book: L2Book) -> None:
+        """Take a batch of ``book``'s journal (``L2Book.enable_journal``), in arrival order.
+
+        The cheap way to feed the estimator: the book has already worked out
+        each level's old and new size while applying, so no mirror is kept and
+        nothing runs per message here; a batch per frame does the same work
+        as ``on_book``/``on_trades`` would have. Each change is placed relative
+        to the touch as of the start of the batch (moved when a change betters
+        it): a frame's worth of touch moves is the one approximation.
+        """
+        self._mirror = False
+        self.book = book
+        changes_b, changes_s = self._changes["buy"], self._changes["sell"]
+        best_b, best_s = self._best["buy"], self._best["sell"]
+        own_at = self._own_at
+        now = self._last
+        for e in entries:
+            te = type(e)
+            if te is tuple:
+                k, old, new = e
+                if k < 0:
+                    p = -k
+                    changes_b.append((now, p, new - old, 0 if best_b is None else best_b - p))
+                    if new and (best_b is None or p > best_b):
+                        best_b = p
+                    if own_at:
+                        for o in own_at.get(("buy", p), ()):
+                            self._depth(o, old, new)
+                else:
+                    changes_s.append((now, k, new - old, 0 if best_s is None else k - best_s))
+                    if new and (best_s is None or k < best_s):
+                        best_s = k
+                    if own_at:
+                        for o in own_at.get(("sell", k), ()):
+                            self._depth(o, old, new)
+            elif te is float:
+                now = e
+                if self.started is None:
+                    self.started = now
+            elif te is TradeMessage:
+                self._last = now
+                if not e.snapshot:
+                    self.on_trades(e.trades, now)
+            elif te is BookMessage:  # a snapshot: the book starts again
+                self.started = now if self.started is None else self.started
+                self._touch(book)
+                best_b, best_s = self._best["buy"], self._best["sell"]
+        self._last = now
+        self._touch(book)  # the exact touch for the next batch
+        edge = now - self.window_s
+        for dq in (changes_b, changes_s):
+            while dq and dq[0][0] < edge:
+                dq.popleft()
+
+    def start(self, book: L2Book, now: float) -> None:
+        """Begin mid-stream: take the book as it stands as the last snapshot (no history before it)."""
+        self.book = book
+        self.started = now
+        self._q["buy"] = dict(book.bids())
+        self._q["sell"] = dict(book.asks())
+        self._touch(book)
 
     def on_book(self, msg: BookMessage, book: L2Book, now: float) -> None:
         """Take one book message that ``book`` has just applied."""
@@ -700,76 +838,59 @@ class L2QueueEstimator:
             while dq[0][0] < edge:
                 dq.popleft()
 
+    def side_snapshot(self, side: str, now: float) -> L2SideSnapshot:
+        """One side's logs and level sizes, copied (C-speed): safe to read on a worker thread."""
+        book = self.book
+        return L2SideSnapshot(
+            side,
+            self.started if self.started is not None else now,
+            self._best[side],
+            sum(self._sizes(side).values()),
+            tuple(self._tape[side]),
+            tuple(self._changes[side]),
+            tuple(self._prints[side]),
+            book.price_precision if book is not None else 0,
+            book.qty_precision if book is not None else 0,
+        )
+
     def _flow(self, side: str, now: float, window: float) -> tuple[list[int], float, float]:
         """Taker sizes, the window's real length, and the per-lot cancel hazard of one side."""
-        start = self.started if self.started is not None else now
-        lo = max(now - window, start)
-        sizes = [x for t, x in self._tape[side] if t >= lo]
-        elapsed = max(0.0, now - lo)
-        # A decrease at a price is a cancel for whatever part of it no print at that price explains.
-        down: dict[int, int] = {}
-        for t, p, d, _ in self._changes[side]:
-            if t >= lo and d < 0:
-                down[p] = down.get(p, 0) - d
-        book = self.book
-        if book is not None and down:
-            pp, qp = book.price_precision, book.qty_precision
-            for t, px, qty in self._prints[side]:
-                if t >= lo:
-                    p = decimal_units(px, pp)
-                    if p in down:
-                        down[p] -= decimal_units(qty, qp)
-        cut = sum(x for x in down.values() if x > 0)
-        resting = sum(self._q[side].values())
-        kappa = cut / elapsed / resting if elapsed > 0 and resting else 0.0
-        return sizes, elapsed, kappa
+        return _l2_flow(self.side_snapshot(side, now), now, window)
 
     def _inflow(self, side: str, price: int, now: float, window: float) -> float:
         """Lots per second that landed closer to the touch than ``price`` is now (see QueueTracker.inflow)."""
-        best = self._best[side]
-        if best is None:
-            return 0.0
-        mine = best - price if side == "buy" else price - best
-        start = self.started if self.started is not None else now
-        lo = max(now - window, start)
-        elapsed = now - lo
-        lots = sum(d for t, _, d, behind in self._changes[side] if t >= lo and d > 0 and behind < mine)
-        return lots / elapsed if elapsed > 0 else 0.0
+        return _l2_inflow(self.side_snapshot(side, now), price, now, window)
 
     def _better(self, side: str, price: int) -> int:
-        return sum(q for p, q in self._q[side].items() if (p > price if side == "buy" else p < price))
+        return sum(q for p, q in self._sizes(side).items() if (p > price if side == "buy" else p < price))
 
-    def _race(
-        self,
-        side: str,
-        price: int,
-        ahead: int,
-        lots: int,
-        model: str,
-        now: float,
-        horizons: Sequence[float],
-        seed: int,
-        paths: int,
-    ) -> FillEstimate:
-        out = []
-        for w in self.windows:
-            sizes, elapsed, kappa = self._flow(side, now, w)
-            out.append(
-                fill_probability(
-                    ahead,
-                    lots,
-                    sizes,
-                    elapsed,
-                    cancel_hazard=kappa,
-                    inflow=self._inflow(side, price, now, w),
-                    horizons=horizons,
-                    model=model,
-                    exact_queue=False,
-                    seed=seed,
-                    paths=paths,
-                )
-            )
-        return out[0] if len(out) == 1 else blend(out)
+    def _inputs(self, side: str, price: int, ahead: int, lots: int, model: str, now: float) -> L2RaceJob:
+        return L2RaceJob(self.side_snapshot(side, now), price, ahead, lots, model, now, tuple(self.windows))
+
+    def race_inputs(self, order_id: str, now: float) -> L2RaceJob | None:
+        """The race of an own order, ready to run anywhere (see ``run_race``); None if not estimated."""
+        o = self._orders.get(order_id)
+        if o is None:
+            return None
+        ahead = 0 if o.filled else max(0, round(o.front)) + self._better(o.side, o.price)
+        return self._inputs(o.side, o.price, ahead, o.lots, self.model_name, now)
+
+    def hypothetical_inputs(self, side: str, price_ticks: int, lots: int, now: float) -> L2RaceJob:
+        """The race of a new order joining the back of its level (L2 knows the level's size)."""
+        ahead = self._sizes(side).get(price_ticks, 0) + self._better(side, price_ticks)
+        return self._inputs(side, price_ticks, ahead, lots, "l2-join-back", now)
+
+    def level_lots(self, side: str, price_ticks: int) -> int:
+        """The public size of one level as last seen."""
+        return self._sizes(side).get(price_ticks, 0)
+
+    def better_lots(self, side: str, price_ticks: int) -> int:
+        """Lots resting at strictly better prices than ``price_ticks`` on ``side`` (they trade first)."""
+        return self._better(side, price_ticks)
+
+    def order_ids(self) -> list[str]:
+        """Own orders being estimated."""
+        return list(self._orders)
 
     def estimate(
         self,
@@ -780,11 +901,8 @@ class L2QueueEstimator:
         paths: int = PATHS,
     ) -> FillEstimate | None:
         """P(fill) for an own order from the estimated queue ahead (blended over ``windows``)."""
-        o = self._orders.get(order_id)
-        if o is None:
-            return None
-        ahead = 0 if o.filled else max(0, round(o.front)) + self._better(o.side, o.price)
-        return self._race(o.side, o.price, ahead, o.lots, self.model_name, now, horizons, seed, paths)
+        inputs = self.race_inputs(order_id, now)
+        return None if inputs is None else run_race(inputs, horizons, seed, paths)
 
     def estimate_hypothetical(
         self,
@@ -797,5 +915,94 @@ class L2QueueEstimator:
         paths: int = PATHS,
     ) -> FillEstimate:
         """P(fill) for a new order joining the back of its level (L2 knows the level's size exactly)."""
-        ahead = self._q[side].get(price_ticks, 0) + self._better(side, price_ticks)
-        return self._race(side, price_ticks, ahead, lots, "l2-join-back", now, horizons, seed, paths)
+        return run_race(self.hypothetical_inputs(side, price_ticks, lots, now), horizons, seed, paths)
+
+
+@dataclass(frozen=True, slots=True)
+class L2SideSnapshot:
+    """A copy of what an ``L2QueueEstimator`` knows of one side, for computing on another thread.
+
+    ``tape``: ``(t, lots)`` taker arrivals; ``changes``: ``(t, price, change in
+    lots, ticks behind the touch)``; ``prints``: ``(t, price, qty)`` as the
+    trade channel wrote them; ``resting``: lots on the side now.
+    """
+
+    side: str
+    started: float
+    best: int | None
+    resting: int
+    tape: tuple[tuple[float, int], ...]
+    changes: tuple[tuple[float, int, int, int], ...]
+    prints: tuple[tuple[float, Decimal, Decimal], ...]
+    price_precision: int
+    qty_precision: int
+
+
+def _l2_flow(snap: L2SideSnapshot, now: float, window: float) -> tuple[list[int], float, float]:
+    """Taker sizes, the window's real length, and the per-lot cancel hazard of one side."""
+    lo = max(now - window, snap.started)
+    sizes = [x for t, x in snap.tape if t >= lo]
+    elapsed = max(0.0, now - lo)
+    # A decrease at a price is a cancel for whatever part of it no print at that price explains.
+    down: dict[int, int] = {}
+    for t, p, d, _ in snap.changes:
+        if t >= lo and d < 0:
+            down[p] = down.get(p, 0) - d
+    if down:
+        pp, qp = snap.price_precision, snap.qty_precision
+        for t, px, qty in snap.prints:
+            if t >= lo:
+                p = decimal_units(px, pp)
+                if p in down:
+                    down[p] -= decimal_units(qty, qp)
+    cut = sum(x for x in down.values() if x > 0)
+    resting = snap.resting
+    kappa = cut / elapsed / resting if elapsed > 0 and resting else 0.0
+    return sizes, elapsed, kappa
+
+
+def _l2_inflow(snap: L2SideSnapshot, price: int, now: float, window: float) -> float:
+    """Lots per second that landed closer to the touch than ``price`` is now."""
+    best = snap.best
+    if best is None:
+        return 0.0
+    mine = best - price if snap.side == "buy" else price - best
+    lo = max(now - window, snap.started)
+    elapsed = now - lo
+    lots = sum(d for t, _, d, behind in snap.changes if t >= lo and d > 0 and behind < mine)
+    return lots / elapsed if elapsed > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class L2RaceJob:
+    """An L2 estimate to compute later, anywhere (the counterpart of ``RaceJob``)."""
+
+    snapshot: L2SideSnapshot
+    price_ticks: int
+    ahead: int
+    lots: int
+    model: str
+    now: float
+    windows: tuple[float, ...]
+
+    def inputs(self) -> list[RaceInputs]:
+        """One ``RaceInputs`` per window."""
+        out = []
+        for w in self.windows:
+            sizes, elapsed, kappa = _l2_flow(self.snapshot, self.now, w)
+            inflow = _l2_inflow(self.snapshot, self.price_ticks, self.now, w)
+            out.append(
+                RaceInputs(
+                    self.ahead,
+                    self.lots,
+                    tuple(sizes),
+                    elapsed,
+                    kappa,
+                    inflow,
+                    None,
+                    self.price_ticks,
+                    self.model,
+                    exact_queue=False,
+                )
+            )
+        return out

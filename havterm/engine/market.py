@@ -98,6 +98,8 @@ class MarketEngine:
         if st is None or st.book is None:
             return None
         book = st.book
+        if book.journal is not None:
+            book.journal.append(now)  # the arrival time of the changes that follow
         clock = self._clock
         t0 = clock() if clock is not None else 0.0
         ok = book.apply(msg)
@@ -171,6 +173,10 @@ class MarketEngine:
                 continue
             st.trades.append(tr)
             st.last_trade = tr
+            journal = st.book.journal if st.book is not None else None
+            if journal is not None and (not journal or journal[-1] is not msg):
+                journal.append(now)
+                journal.append(msg)  # trades and depth changes stay in arrival order
             st.count("trade", now)
             sent = self._ts(tr.timestamp)
             if sent is not None and not msg.snapshot:

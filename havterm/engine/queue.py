@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, Rounded
 from typing import Any, Final
@@ -147,6 +147,40 @@ class FlowHistory:
     adds: list[tuple[float, int, int]]
     touch: list[tuple[float, int]]
     best: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SideSnapshot:
+    """A copy of what a ``QueueTracker`` knows of one side, for computing on another thread.
+
+    ``flows``: per price, that level's records; ``tape``: ``(t, lots)`` taker
+    arrivals; ``touches``: ``(t, best price)`` moves; ``resting``: lots on the
+    side now; ``started``: when the tracker started measuring.
+    """
+
+    side: str
+    started: float
+    best: int | None
+    resting: int
+    flows: tuple[tuple[int, tuple[_Rec, ...]], ...]
+    tape: tuple[tuple[float, int], ...]
+    touches: tuple[tuple[float, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RaceData:
+    """One window of one side, as the fill-probability race reads it (see ``QueueTracker.race_data``).
+
+    ``takers``: taker sizes in lots, oldest first; ``cancel_hazard``: cancelled
+    lots per second per resting lot; ``inflow``: lots per second that joined
+    closer to the touch than the order's price.
+    """
+
+    takers: tuple[int, ...]
+    elapsed_s: float
+    cancel_hazard: float
+    inflow: float
+    history: FlowHistory
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +311,17 @@ class QueueTracker:
         self._l3_raw: str | None = None  # the newest level3 timestamp
         self._touched: set[tuple[str, int]] = set()
         self._unplaced: dict[str, _Own] = {}  # tracked, not (or no longer) seen in the book
+        self._ticks: dict[Decimal, int] = {}  # print price -> ticks, at precision _ticks_pp
+        self._ticks_pp = -1
+        self.last_prints: tuple[object, int, int, list[tuple[str, int, int, int]]] | None = None
+        """The last ``on_trades`` call's prints, converted once for whoever else reads the same trades.
+
+        ``(trades, price_precision, qty_precision, [(maker side, price ticks, lots, prints)])``
+        with one row per maker side and price, in the order of their first print; ``trades`` is
+        the very object passed in (a reader checks it is reading the same message). The
+        conversion of a print is most of the cost of a trade message: ``OrderFlowTracker``
+        shares it instead of doing it again.
+        """
 
     # ------------------------------------------------------------------ own orders
 
@@ -370,9 +415,15 @@ class QueueTracker:
             touched.clear()
         index = self._index
         waiting = self._unplaced
-        arrived: list[str] = []
-        # The hot path (one pass per order event): new orders are handled inline, the rest by _event.
+        arrived: list[str] | None = None
+        flows = self._flows
+        edge = now - self.horizon
+        # The hot path (one pass per order event): new orders are handled inline (``_added``
+        # written out: it is the commonest event), the rest by _event.
         for side, orders in (("buy", msg.bids), ("sell", msg.asks)):
+            if not orders:
+                continue
+            best = self._best[side]
             for o in orders:
                 ps, qs = o.price_scale, o.qty_scale
                 t = o.price_units if ps == pp else rescale(o.price_units, ps, pp)
@@ -390,17 +441,25 @@ class QueueTracker:
                     key = (side, t)
                     if touched is not None:
                         touched.add(key)
-                    self._added(key, q, now)
+                    f = flows.get(key)
+                    if f is None:
+                        f = flows[key] = _Flow()
+                    recs = f.recs
+                    self._n += 1
+                    behind = 0 if best is None else best - t if side == "buy" else t - best
+                    recs.append((self._n, now, _ADD, q, behind))
+                    if recs[0][1] < edge:
+                        self._trim(recs, now)
                     self._seq += 1
                     index[oid] = (self._seq, q, side, t)
                     if waiting and oid in waiting:
-                        arrived.append(oid)
+                        arrived = [*(arrived or ()), oid]
                 else:
                     self._event(side, t, q, oid, ev, now, book, touched)
                     if waiting and oid in waiting:
-                        arrived.append(oid)
+                        arrived = [*(arrived or ()), oid]
         if arrived or self._by_level:
-            self._own_update(book, touched, arrived)
+            self._own_update(book, touched, arrived or [])
         # The touch as it stands after this message is the "before" of the next one.
         bids, asks = book._bids.keys, book._asks.keys  # O(1) best prices; see _best
         known = self._best
@@ -600,13 +659,30 @@ class QueueTracker:
                 a[0] += tr.qty
                 a[1] += 1
         # One trade message is one taker order's prints: the tape keeps it as one arrival per side.
-        taken = {"buy": 0, "sell": 0}
-        l3_ts = _ts_key(self._l3_raw) if self._l3_raw else None
+        taken_buy = taken_sell = 0
+        l3_ts: str | None = None  # made only when a print needs it (a string rebuild per message)
+        ticks = self._ticks
+        if self._ticks_pp != pp:
+            ticks.clear()
+            self._ticks_pp = pp
+        by_level = self._by_level
+        shared: list[tuple[str, int, int, int]] = []
+        self.last_prints = (trades, pp, qp, shared)
         for (taker, px), (qty, prints, ts) in agg.items():
             maker = "sell" if taker == "buy" else "buy"
-            price = decimal_units(px, pp)
+            # Prints repeat a few prices: a cached conversion is one hash instead of a scaleb.
+            price = ticks.get(px)
+            if price is None:
+                price = decimal_units(px, pp)
+                if len(ticks) >= 4096:
+                    ticks.clear()
+                ticks[px] = price
             lots = decimal_units(qty, qp)
-            taken[maker] += lots
+            shared.append((maker, price, lots, prints))
+            if maker == "buy":
+                taken_buy += lots
+            else:
+                taken_sell += lots
             key = (maker, price)
             f = flows.get(key)
             left = lots
@@ -619,22 +695,23 @@ class QueueTracker:
                     # A single print's own reduction is most likely the pending one of its exact size;
                     # a sweep's are the oldest ones, in queue order.
                     match = pend[0]
-                    if prints == 1:
+                    if prints == 1 and match[3] != left:
                         for r in pend:
                             if r[3] == left:
                                 match = r
                                 break
                     pend.remove(match)
                     n, t0, _, had, _ = match
-                    took = min(had, left)
+                    took = had if had < left else left
                     new: list[_Rec] = [(n, t0, _TRADE, took, 0)]
                     if had > took:
                         # Part of that reduction was a trade: split it, the remainder stays a cancel.
                         self._n += 1
                         new.append((self._n, t0, _CANCEL, had - took, 0))
                     _replace(f.recs, n, new)
-                    for own in self._by_level.get(key, ()):
-                        _replace(own.recs, n, new)
+                    if by_level:
+                        for own in by_level.get(key, ()):
+                            _replace(own.recs, n, new)
                     left -= took
             if left <= 0:
                 continue
@@ -642,6 +719,8 @@ class QueueTracker:
             # passed the print's time (its reductions, if we could see them, were matched above),
             # and only at a level we can see. A sweep through levels beyond the window would
             # otherwise leave credit that a later cancel there would use up as a "trade".
+            if l3_ts is None and self._l3_raw:
+                l3_ts = _ts_key(self._l3_raw)
             if l3_ts is not None and _ts_key(ts) <= l3_ts:
                 continue
             if _fifo(book, maker, price):
@@ -651,11 +730,12 @@ class QueueTracker:
                     f.credit = 0
                 f.credit += left
                 f.credit_t = now
-        for maker, lots in taken.items():
+        edge = now - self.horizon
+        for maker, lots in (("buy", taken_buy), ("sell", taken_sell)):
             if lots:
                 tape = self._tape[maker]
                 tape.append((now, lots))
-                while tape[0][0] < now - self.horizon:
+                while tape[0][0] < edge:
                     tape.popleft()
 
     def _rebuild(self, book: L3Book, now: float) -> None:
@@ -832,6 +912,89 @@ class QueueTracker:
             touch = [(0.0, self._best[side])]  # type: ignore[list-item]
         return FlowHistory(side, max(0.0, now - lo), takers, adds, touch, self._best[side])
 
+    def side_snapshot(self, side: str, now: float) -> SideSnapshot:
+        """One side's records, tape and touch moves, copied (C-speed copies): safe to read on a thread."""
+        return SideSnapshot(
+            side,
+            self.started if self.started is not None else now,
+            self._best[side],
+            self.side_lots(side),
+            tuple((p, tuple(f.recs)) for (s, p), f in self._flows.items() if s == side),
+            tuple(self._tape[side]),
+            tuple(self._touches[side]),
+        )
+
+    def race_data(self, side: str, price_ticks: int, now: float, windows: Sequence[float]) -> list[RaceData]:
+        """Per window, what the fill-probability race reads (see ``race_data_of``)."""
+        return race_data_of(self.side_snapshot(side, now), price_ticks, now, windows)
+
     def side_lots(self, side: str) -> int:
         """Everything resting on one side inside the level3 window."""
         return sum(lots for _, lots in self.book.aggregated(side)) if self.book is not None else 0
+
+
+def race_data_of(
+    snap: SideSnapshot, price_ticks: int, now: float, windows: Sequence[float]
+) -> list[RaceData]:
+    """Per window, what the fill-probability race reads: one pass over the records for all windows.
+
+    The same numbers as ``QueueTracker.tape``, ``side_dynamics`` (cancelled
+    lots), ``inflow`` and ``history`` window by window, which each walk every
+    level's records; this walks them once. It reads only the snapshot, so it
+    runs on a worker thread while the loop keeps taking messages.
+    """
+    side = snap.side
+    start = snap.started
+    los = [max(now - w, start) for w in windows]
+    lo_min = min(los) if los else now
+    best = snap.best
+    mine = None if best is None else best - price_ticks if side == "buy" else price_ticks - best
+    cancelled = [0] * len(los)
+    adds: list[tuple[float, int, int, int]] = []  # (t, price, lots, ticks behind the touch)
+    for p, recs in snap.flows:
+        for r in reversed(recs):
+            t = r[1]
+            if t < lo_min:
+                break
+            if t > now:
+                continue
+            kind = r[2]
+            if kind == _CANCEL:
+                for i, lo in enumerate(los):
+                    if t >= lo:
+                        cancelled[i] += r[3]
+            elif kind == _ADD:
+                adds.append((t, p, r[3], r[4]))
+    adds.sort()
+    resting = snap.resting
+    tape = [(t, x) for t, x in snap.tape if t >= lo_min]
+    out = []
+    for lo, cut in zip(los, cancelled, strict=True):
+        elapsed = max(0.0, now - lo)
+        mine_adds = [a for a in adds if a[0] >= lo]
+        front = sum(a[2] for a in mine_adds if mine is not None and a[3] < mine)
+        touch: list[tuple[float, int]] = []
+        for t, tp in snap.touches:
+            if t <= lo or not touch:
+                touch = [(0.0, tp)] if t <= lo else [(0.0, tp), (t - lo, tp)]
+            else:
+                touch.append((t - lo, tp))
+        if not touch and best is not None:
+            touch = [(0.0, best)]
+        out.append(
+            RaceData(
+                tuple(x for t, x in tape if t >= lo),
+                elapsed,
+                cut / elapsed / resting if elapsed > 0 and resting else 0.0,
+                front / elapsed if elapsed > 0 else 0.0,
+                FlowHistory(
+                    side,
+                    elapsed,
+                    [(t - lo, x) for t, x in tape if t >= lo],
+                    [(t - lo, p, x) for t, p, x, _ in mine_adds],
+                    touch,
+                    best,
+                ),
+            )
+        )
+    return out

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from havterm.engine.book import L2Book
-from havterm.engine.events import Trade
+from havterm.engine.events import Trade, TradeMessage
 from havterm.engine.fillprob import (
     L2QueueEstimator,
     _fluid_eta,
@@ -160,3 +160,49 @@ def test_l2_hypothetical_and_rates() -> None:
     step(book, est, [(1000, 6)], 2.0)  # 4 lots gone, no print: a cancel
     _, elapsed, kappa = est._flow("buy", 2.0, 10.0)
     assert elapsed == 2.0 and kappa == pytest.approx(4 / 2.0 / (4 + 6 + 5))
+
+
+@pytest.mark.parametrize("model", ["power", "risk_averse"])
+def test_journal_batches_give_what_per_message_feeding_gives(model: str) -> None:
+    """``consume`` (the app's path: the book's journal, one batch per frame) equals ``on_book``."""
+    per_msg_book, per_msg = l2_setup(model)
+    book = L2Book(SYM, 10, PP, QP)
+    batched = L2QueueEstimator(SYM, model=model, windows=(10.0,))  # type: ignore[arg-type]
+    journal = book.enable_journal()
+    snap = l2_msg(book, [(1000, 10), (990, 5)], [(1010, 5)], snapshot=True)
+    journal.append(0.0)
+    assert book.apply(snap)
+    batched.start(book, 0.0)  # as the controller starts one on a book that is already synced
+    for est in (per_msg, batched):
+        est.place("me", "buy", 1000, 2)
+    print_ = TradeMessage(False, (Trade(SYM, "sell", Decimal("100.0"), Decimal(3), "market", 1, "t"),))
+    steps: list[tuple[float, object]] = [
+        (1.0, [(1000, 12)]),
+        (2.0, print_),
+        (2.0, [(1000, 9)]),
+        (3.0, [(1000, 15), (995, 4)]),
+        (4.0, [(1000, 10), (990, 0)]),
+        (4.5, [(1005, 3)]),
+    ]
+    for now, what in steps:
+        if isinstance(what, TradeMessage):
+            per_msg.on_trades(what.trades, now)
+            journal.extend((now, what))  # as MarketEngine.apply_trades records it
+            continue
+        msg = l2_msg(per_msg_book, what, [])  # type: ignore[arg-type]
+        assert per_msg_book.apply(msg)
+        per_msg.on_book(msg, per_msg_book, now)
+        journal.append(now)  # as MarketEngine.apply_book records it
+        assert book.apply(l2_msg(book, what, []))  # type: ignore[arg-type]
+        if now in (2.0, 4.5):  # two frames: the batches end here
+            batch, book.journal = list(journal), []
+            journal = book.journal
+            batched.consume(batch, book)
+    assert batched.ahead("me") == per_msg.ahead("me")
+    for side in ("buy", "sell"):
+        assert batched._flow(side, 4.5, 10.0) == per_msg._flow(side, 4.5, 10.0)
+    assert batched.better_lots("buy", 990) == per_msg.better_lots("buy", 990) == 3 + 10 + 4
+    assert batched.level_lots("buy", 1000) == per_msg.level_lots("buy", 1000) == 10
+    a = batched.estimate("me", 4.5, horizons=(1.0, 5.0), paths=300)
+    b = per_msg.estimate("me", 4.5, horizons=(1.0, 5.0), paths=300)
+    assert a is not None and b is not None and a.p_fill == b.p_fill and a.lots_ahead == b.lots_ahead
