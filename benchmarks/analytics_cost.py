@@ -1,17 +1,30 @@
-"""Cost per update of the live analytics (queue tracker, L2 queue estimator) against the engine's own work.
+"""Cost per message of the live analytics against the engine's own work, as the application runs them.
 
 The embedded exchange runs stepped and seeded; its level3 (depth 10), book
 (depth 10) and trade frames are captured as they would go on the wire, with
 two own orders resting at the best bid (tracked by both the L3 tracker and
-the L2 estimator). Then the stream is replayed twice, interleaved, several
-times: the engine alone (``codec.decode`` and ``L2Book``/``L3Book.apply``,
-checksums included) and the engine plus every per-message analytics update
-(``QueueTracker.on_l3``/``on_trades``, ``L2QueueEstimator.on_book``/
-``on_trades``). The analytics' cost is the difference of the best times.
-Query-time functions (fill probability, execution cost, imbalance) run at
-the UI's frame rate, not per message, and are timed per call separately.
+the L2 estimator). Then the stream is replayed, interleaved, several times
+per configuration: the engine alone (``codec.decode`` and
+``L2Book``/``L3Book.apply``, checksums included, no journal) and the engine
+plus one more analytics component at a time (``COMPONENTS``):
 
-    python benchmarks/analytics_cost.py [--ops 20000] [--repeat 5]
+- l2 session (book + trade frames): the book's journal (with
+  ``MarketEngine``'s markers), drained once per 0.05 s of virtual time (the
+  UI frame) into ``L2QueueEstimator.consume`` and
+  ``OrderFlowTracker.consume``;
+- l3 session (level3 + book + trade frames): the journal and
+  ``OrderFlowTracker.consume`` per frame, and per message
+  ``QueueTracker.on_l3``/``on_trades`` and ``OrderFlowTracker.on_l3``/
+  ``on_trades``.
+
+Each component's cost is the difference of best times with and without it;
+the analytics' cost is everything together minus the engine. With
+``--per-message`` the old way (every update per message, no journal) is
+timed in the same rounds for comparison. Query-time functions (fill
+probability, execution cost, imbalance) run at the UI's frame rate, not per
+message, and are timed per call separately.
+
+    python benchmarks/analytics_cost.py [--ops 20000] [--repeat 9] [--per-message]
 
 Exit status 1 if the analytics cost 20 % or more of the engine's per-message time.
 """
@@ -23,6 +36,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -34,6 +48,7 @@ from havterm.engine.events import BookMessage, Level3Message, TradeMessage  # no
 from havterm.engine.fillprob import L2QueueEstimator, estimate_own  # noqa: E402
 from havterm.engine.l3 import L3Book  # noqa: E402
 from havterm.engine.market import MarketEngine  # noqa: E402
+from havterm.engine.orderflow import OrderFlowTracker  # noqa: E402
 from havterm.engine.queue import QueueTracker  # noqa: E402
 from havterm.sim.exchange import Exchange, SimConfig  # noqa: E402
 from havterm.sim.feeds import Sub  # noqa: E402
@@ -106,24 +121,124 @@ def run_market(frames: list[tuple[float, str]], pp: int, qp: int, session: str) 
     return time.process_time() - t0
 
 
+FRAME_S = 0.05
+"""The UI's frame period (20 Hz): journal batches are handed over once per frame of virtual time."""
+
+# Analytics components, in the order the increments are measured (each is timed with every one
+# before it also running). "journal" is the book's journal, the markers MarketEngine adds and the
+# per-frame drain; the consumers need it. Level3 sessions run the per-message trackers first, so
+# ``OrderFlowTracker.consume`` is timed as the application runs it there: trades reach the flow
+# tracker per message and it leaves the journal's alone. The application runs no
+# ``L2QueueEstimator`` with level3 (``AnalyticsController.drain``).
+COMPONENTS = {
+    "l2": ("journal", "L2QueueEstimator.consume", "OrderFlowTracker.consume"),
+    "l3": (
+        "journal",
+        "QueueTracker.on_l3/on_trades",
+        "OrderFlowTracker.on_l3/on_trades",
+        "OrderFlowTracker.consume",
+    ),
+}
+
+
 def run(
-    frames: list[tuple[float, str]], mine: list[str], pp: int, qp: int, session: str, analytics: bool
+    frames: list[tuple[float, str]],
+    mine: list[str],
+    pp: int,
+    qp: int,
+    session: str,
+    parts: tuple[str, ...] = (),
 ) -> float:
     """One pass over the captured frames as one session would see them; returns the seconds it took.
 
-    ``session="l3"``: level3 + book + trade frames, analytics = ``QueueTracker``.
-    ``session="l2"``: book + trade frames only (no key), analytics = ``L2QueueEstimator``.
+    ``session="l3"``: level3 + book + trade frames; ``session="l2"``: book + trade frames only.
+    ``parts`` are the analytics components (``COMPONENTS``) to run besides the engine; with none
+    this is the engine alone: ``codec.decode`` and ``L2Book``/``L3Book.apply`` with their checksums,
+    no journal. The journal is fed as ``MarketEngine`` feeds it (the arrival time before each book
+    message; the time and the ``TradeMessage`` once per trade message with a print of the symbol)
+    and drained, as the application drains it, once per ``FRAME_S`` of virtual time.
     """
     l2 = L2Book(SYMBOL, 10, pp, qp)
     l3 = L3Book(SYMBOL, 10, pp, qp)
     tracker = QueueTracker(SYMBOL)
     l2est = L2QueueEstimator(SYMBOL)
+    of = OrderFlowTracker(SYMBOL, queue=tracker)
+    for oid in mine:
+        tracker.track(oid, 0.0)
+    journal: list[Any] | None = l2.enable_journal() if "journal" in parts else None
+    est_on = "L2QueueEstimator.consume" in parts
+    flow_on = "OrderFlowTracker.consume" in parts
+    queue_on = "QueueTracker.on_l3/on_trades" in parts
+    flow_l3 = "OrderFlowTracker.on_l3/on_trades" in parts
+    placed = False
+    decode = codec.decode
+    frame_at = 0.0
+    t0 = time.process_time()
+    for now, text in frames:
+        if journal is not None and now >= frame_at:
+            # A UI frame: drain the journal and hand the batch over (AnalyticsController.drain).
+            # Frames fall on a fixed 20 Hz grid of virtual time (at most one per captured frame).
+            frame_at = (now // FRAME_S + 1) * FRAME_S
+            if journal:
+                batch = journal
+                l2.journal = journal = []
+                if est_on:
+                    l2est.consume(batch, l2)
+                    if not placed and l2.best_bid() is not None:
+                        bb = l2.best_bid()
+                        assert bb is not None
+                        for oid, lots in zip(mine, (1_000_000, 2_000_000), strict=True):
+                            l2est.place(oid, "buy", bb[0], lots, book_shows_it=True)
+                        placed = True
+                if flow_on:
+                    of.consume(batch, l2)
+        for ev in decode(text):
+            t = type(ev)
+            if t is Level3Message:
+                l3.apply(ev)  # type: ignore[arg-type]
+                if queue_on:
+                    tracker.on_l3(ev, l3, now)  # type: ignore[arg-type]
+                if flow_l3:
+                    of.on_l3(ev, l3, now)  # type: ignore[arg-type]
+            elif t is BookMessage:
+                if journal is not None:
+                    journal.append(now)
+                l2.apply(ev)  # type: ignore[arg-type]
+            elif t is TradeMessage:
+                if journal is not None and ev.trades:  # type: ignore[union-attr]
+                    # MarketEngine.apply_trades: once per message with a print of the symbol.
+                    journal.append(now)
+                    journal.append(ev)
+                if not ev.snapshot:  # type: ignore[union-attr]
+                    if queue_on:
+                        tracker.on_trades(ev.trades, now)  # type: ignore[union-attr]
+                    if flow_l3:
+                        of.on_trades(ev.trades, now)  # type: ignore[union-attr]
+    if journal:
+        if est_on:
+            l2est.consume(journal, l2)
+        if flow_on:
+            of.consume(journal, l2)
+    return time.process_time() - t0
+
+
+def run_per_message(
+    frames: list[tuple[float, str]], mine: list[str], pp: int, qp: int, session: str
+) -> float:
+    """The previous way, for comparison: every analytics update per message, no journal.
+
+    ``L2QueueEstimator.on_book``/``on_trades`` (l2 session) or ``QueueTracker.on_l3``/``on_trades``
+    (l3 session), and ``OrderFlowTracker.on_book``/``on_l3``/``on_trades``.
+    """
+    l2 = L2Book(SYMBOL, 10, pp, qp)
+    l3 = L3Book(SYMBOL, 10, pp, qp)
+    tracker = QueueTracker(SYMBOL)
+    l2est = L2QueueEstimator(SYMBOL)
+    of = OrderFlowTracker(SYMBOL, queue=tracker)
     for oid in mine:
         tracker.track(oid, 0.0)
     placed = False
     use_l3 = session == "l3"
-    track_l3 = analytics and use_l3
-    track_l2 = analytics and not use_l3
     decode = codec.decode
     t0 = time.process_time()
     for now, text in frames:
@@ -131,11 +246,12 @@ def run(
             t = type(ev)
             if t is Level3Message:
                 l3.apply(ev)  # type: ignore[arg-type]
-                if track_l3:
-                    tracker.on_l3(ev, l3, now)  # type: ignore[arg-type]
+                tracker.on_l3(ev, l3, now)  # type: ignore[arg-type]
+                of.on_l3(ev, l3, now)  # type: ignore[arg-type]
             elif t is BookMessage:
                 l2.apply(ev)  # type: ignore[arg-type]
-                if track_l2:
+                of.on_book(ev, l2, now)  # type: ignore[arg-type]
+                if not use_l3:
                     l2est.on_book(ev, l2, now)  # type: ignore[arg-type]
                     if not placed:
                         bb = l2.best_bid()
@@ -143,12 +259,24 @@ def run(
                         for oid, lots in zip(mine, (1_000_000, 2_000_000), strict=True):
                             l2est.place(oid, "buy", bb[0], lots, book_shows_it=True)
                         placed = True
-            elif t is TradeMessage:
-                if track_l3:
+            elif t is TradeMessage and not ev.snapshot:  # type: ignore[union-attr]
+                if use_l3:
                     tracker.on_trades(ev.trades, now)  # type: ignore[union-attr]
-                elif track_l2:
+                else:
                     l2est.on_trades(ev.trades, now)  # type: ignore[union-attr]
+                of.on_trades(ev.trades, now)  # type: ignore[union-attr]
     return time.process_time() - t0
+
+
+def median_share(with_: list[float], without: list[float], engine: list[float]) -> float:
+    """The median over rounds of (``with_`` - ``without``) / engine, each round taken on its own.
+
+    Passes next to each other see the same load on a shared machine, so this is steadier than a
+    difference of two best times taken in different rounds. It is printed to read the noise by;
+    the verdict stays the best-of-N ratio.
+    """
+    shares = sorted((a - b) / e for a, b, e in zip(with_, without, engine, strict=True))
+    return shares[len(shares) // 2]
 
 
 def per_call(fn: Callable[[], object], n: int) -> float:
@@ -163,6 +291,9 @@ def main() -> int:
     ap.add_argument("--ops", type=int, default=20000)
     ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--per-message", action="store_true", help="also time the analytics fed per message (the old way)"
+    )
     args = ap.parse_args()
     frames, mine, pp, qp = capture(args.ops, args.seed)
     sessions = {
@@ -172,20 +303,46 @@ def main() -> int:
     worst = 0.0
     for name, stream in sessions.items():
         n_msgs = sum(len(codec.decode(text)) for _, text in stream)
-        base, full = [], []
+        comps = COMPONENTS[name]
+        # Interleaved: one pass of every configuration per round, best of the rounds for each, so
+        # a burst of load on the machine hits all of them alike.
+        configs = [comps[:i] for i in range(len(comps) + 1)]
+        times: list[list[float]] = [[] for _ in configs]
+        per_msg: list[float] = []
+        client = float("inf")
         for _ in range(args.repeat):
-            base.append(run(stream, mine, pp, qp, name, analytics=False))
-            full.append(run(stream, mine, pp, qp, name, analytics=True))
-        engine = min(base)
-        cost = max(0.0, min(full) - engine)
+            for c, parts in enumerate(configs):
+                times[c].append(run(stream, mine, pp, qp, name, parts))
+            if args.per_message:
+                per_msg.append(run_per_message(stream, mine, pp, qp, name))
+            client = min(client, run_market(stream, pp, qp, name))
+        best = [min(t) for t in times]
+        engine = best[0]
+        cost = max(0.0, best[-1] - engine)
         ratio = cost / engine
         worst = max(worst, ratio)
-        client = min(run_market(stream, pp, qp, name) for _ in range(args.repeat))
-        what = "QueueTracker (L3)" if name == "l3" else "L2QueueEstimator (no L3)"
+
         print(f"{name} session: {n_msgs} messages at depth 10 ({args.ops} operations, seed {args.seed})")
-        print(f"  engine (decode + apply + checksum): {engine / n_msgs * 1e6:.2f} us/message")
-        print(f"  analytics, {what}: {cost / n_msgs * 1e6:.2f} us/message")
-        print(f"  analytics / engine: {ratio * 100:.1f} %  (limit 20 %)")
+        print(f"  engine (decode + apply + checksum, no journal): {engine / n_msgs * 1e6:.2f} us/message")
+        print("  analytics, per component (best-of-N difference; median of per-round shares):")
+        for c, comp in enumerate(comps, 1):
+            d = best[c] - best[c - 1]
+            print(
+                f"    + {comp:34s} {d / n_msgs * 1e6:6.2f} us/message  {d / engine * 100:5.1f} %"
+                f"  (median {median_share(times[c], times[c - 1], times[0]) * 100:5.1f} %)"
+            )
+        print(f"  analytics, all of the above: {cost / n_msgs * 1e6:.2f} us/message")
+        print(
+            f"  analytics / engine: {ratio * 100:.1f} %  (limit 20 %;"
+            f" median of per-round ratios {median_share(times[-1], times[0], times[0]) * 100:.1f} %)"
+        )
+        if args.per_message:
+            pm = max(0.0, min(per_msg) - engine)
+            print(
+                f"  the same analytics fed per message (no journal): {pm / n_msgs * 1e6:.2f} us/message,"
+                f" {pm / engine * 100:.1f} % of the engine"
+                f" (median of per-round ratios {median_share(per_msg, times[0], times[0]) * 100:.1f} %)"
+            )
         print(
             f"  engine as the client runs it (decode + MarketEngine): {client / n_msgs * 1e6:.2f} us/message;"
             f" analytics / that: {cost / client * 100:.1f} %"

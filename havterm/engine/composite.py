@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from havterm.engine.book import BookState, L2Book
 from havterm.engine.client import ClientConfig, ClientEvent, EventStream, KrakenClient, Overflow
-from havterm.engine.events import Trade
+from havterm.engine.events import Trade, TradeMessage
 from havterm.engine.futures import (
     FUTURES_WS,
     FuturesBookDelta,
@@ -92,6 +92,8 @@ class FuturesFold:
         book = st.book
         if isinstance(ev, FuturesBookSnapshot) and isinstance(book, FuturesL2Book):
             was = st.book_state
+            if book.journal is not None:
+                book.journal.append(now)  # as MarketEngine.apply_book: the arrival time first
             book.load(ev)
             st.book_state, st.book_reason = BookState.SYNCED, None
             self._seen(st, "book", ev.timestamp, now, wall)
@@ -107,6 +109,8 @@ class FuturesFold:
                 and book.seq is not None
                 and ev.seq == book.seq + 1
             ):
+                if book.journal is not None:
+                    book.journal.append(now)
                 book.set_level(ev)
                 self._seen(st, "book", ev.timestamp, now, wall)
         elif isinstance(ev, SequenceGap):
@@ -151,6 +155,10 @@ class FuturesFold:
         tr = Trade(ev.product_id, side, ev.price, ev.qty, ev.type or "fill", n, ms_to_rfc3339(ms))
         st.trades.append(tr)
         st.last_trade = tr
+        journal = st.book.journal if st.book is not None else None
+        if journal is not None:  # as MarketEngine.apply_trades: in arrival order with the book's changes
+            journal.append(now)
+            journal.append(TradeMessage(False, (tr,)))
         st.count("trade", now)
         st.touch(now)
 

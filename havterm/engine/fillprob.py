@@ -75,9 +75,11 @@ MIN_PRINTS = 20
 MIN_WINDOW_S = 1.0
 """A window shorter than this (a session that just started) says nothing about rates: no estimate."""
 
-MAX_EVENTS = 2_000_000
-"""Simulated arrivals per estimate, all paths together; above it the paths are cut (a burst of flow
-measured over a short window would otherwise cost seconds, and the answer is then near 1 anyway)."""
+MAX_EVENTS = 150_000
+"""Simulated arrivals per window, all paths together; above it the paths are cut (at least 64). A burst
+of flow would otherwise cost seconds, held in numpy calls a worker thread cannot yield from; and with
+that much flow against the queue the answer is near certain anyway. At 64 paths the sampling
+error of a probability is at most 0.06."""
 
 Confidence = Literal["high", "medium", "low", "none"]
 
@@ -211,7 +213,7 @@ def fill_probability(
     median: float | None
     expected = lam * max(hs) * paths
     if expected > MAX_EVENTS:
-        paths = max(32, int(paths * MAX_EVENTS / expected))
+        paths = max(64, int(paths * MAX_EVENTS / expected))
     if history is not None and price_ticks is not None and history.window_s > 0:
         probs, median = _replay(lots_ahead, own_lots, price_ticks, history, cancel_hazard, hs, paths, seed)
     elif cancel_hazard <= 0 and inflow == 0 and min(sizes) == max(sizes):
@@ -363,8 +365,11 @@ def _simulate(
     total = int(counts.sum())
     path = np.repeat(np.arange(paths), counts)
     times = rng.uniform(0.0, t_max, size=total)
-    # Sort arrivals by time within each path (lexsort: the last key is the primary one).
-    times = times[np.lexsort((times, path))]
+    # Sort arrivals by time within each path: paths are already in order, so one float sort of
+    # path-offset times does it (half the cost of a lexsort, and numpy sorts without the GIL).
+    span = 2.0 * t_max
+    offset = path * span
+    times = np.sort(offset + times) - offset
     vol = rng.choice(sizes, size=total)
     if kappa > 0:
         decay = np.exp(-kappa * times)

@@ -23,7 +23,7 @@ import msgspec
 from sortedcontainers import SortedDict
 
 from havterm.engine.book import L2Book
-from havterm.engine.events import Level
+from havterm.engine.events import BookMessage, Level
 from havterm.engine.fixed import decimal_to_units
 from havterm.engine.integrity import BookState
 
@@ -349,7 +349,17 @@ class FuturesL2Book(L2Book):
         self.seq: int | None = None
 
     def load(self, snap: FuturesBookSnapshot) -> None:
-        """Replace the book with a snapshot."""
+        """Replace the book with a snapshot (a journal, if on, records the snapshot, not its levels)."""
+        journal = self.journal
+        if journal is not None:
+            journal.append(BookMessage(self.symbol, True, (), (), 0))
+            self.journal = None
+        try:
+            self._load(snap)
+        finally:
+            self.journal = journal
+
+    def _load(self, snap: FuturesBookSnapshot) -> None:
         bids = tuple(_level(lv.price, lv.qty) for lv in snap.bids if lv.qty)
         asks = tuple(_level(lv.price, lv.qty) for lv in snap.asks if lv.qty)
         self._asks.clear()
