@@ -16,17 +16,28 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
 from havterm.alerts_controller import AlertsController
+from havterm.analytics_controller import AnalyticsController
 from havterm.engine.state import MarketState, SymbolState
 from havterm.trading_controller import TradingController
 from havterm.widgets.analytics import FlowStats
 from havterm.widgets.messages import AlertFired, ConnectionChanged, IntegrityChanged, Notice
-from havterm.widgets.views import BookView, ConnView, FlowView, SymbolView, TradeView
+from havterm.widgets.views import (
+    BookStatsView,
+    BookView,
+    ConnView,
+    CostView,
+    FlowView,
+    QueueLine,
+    SymbolView,
+    TradeView,
+)
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -157,11 +168,15 @@ class Source:
 
 
 def make_client(source: Source, urls: dict[str, str], credentials: Any = None, l3: bool = False) -> Any:
-    """Build the engine's ``KrakenClient`` for ``urls`` (with the private streams when given a key).
+    """Build the engine's ``MarketClient`` for ``urls`` (with the private streams when given a key).
 
+    Spot symbols go to Kraken's v2 feed and Futures products (``PF_XBTUSD``) to
+    ``urls["futures_url"]`` (Kraken Futures unless given), into one market state.
     ``l3`` adds the level3 feed, which gives own orders their exact queue position.
     """
-    from havterm.engine.client import ClientConfig, KrakenClient
+    from havterm.engine.client import ClientConfig
+    from havterm.engine.composite import MarketClient
+    from havterm.engine.futures import FUTURES_WS
 
     private = ("executions", "balances") if credentials is not None else ()
     cfg = ClientConfig(
@@ -176,7 +191,7 @@ def make_client(source: Source, urls: dict[str, str], credentials: Any = None, l
         l3_url=urls["l3_url"],
         rest_url=urls["rest_url"],
     )
-    return KrakenClient(cfg)
+    return MarketClient(cfg, futures_url=urls.get("futures_url", FUTURES_WS))
 
 
 @dataclass(slots=True)
@@ -227,6 +242,7 @@ class Bridge:
         self.error: str | None = None
         self.alerts: AlertsController | None = None
         self.trading: TradingController | None = None
+        self.analytics: AnalyticsController | None = None
         self.trading_reason = "no API key: run `havterm keys set` (or use --demo)"
         self.wall: Callable[[], float] = time.time
 
@@ -251,11 +267,12 @@ class Bridge:
         self._start_alerts()
         try:
             if self.source.demo and self.client is None:
+                from havterm.engine.futures import is_futures_symbol
                 from havterm.sim import Exchange, SimConfig
 
-                syms = tuple(
-                    dict.fromkeys([*self.source.symbols, "BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD"])
-                )
+                # Futures products come from the exchange's own Futures venue, not its Spot markets.
+                spot = [s for s in self.source.symbols if not is_futures_symbol(s)]
+                syms = tuple(dict.fromkeys([*spot, "BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD"]))
                 self.exchange = Exchange(
                     SimConfig(
                         seed=self.source.demo_seed,
@@ -270,6 +287,7 @@ class Bridge:
                     "auth_url": ep["ws_auth"],
                     "l3_url": ep["ws_l3"],
                     "rest_url": ep["rest"],
+                    "futures_url": ep["futures_ws"],
                 }
             if self.client is None and self.source.replay:
                 self.client = ReplayClient(self.source.replay, self.source.replay_speed)
@@ -281,6 +299,7 @@ class Bridge:
                 )
             if getattr(self.client, "auth_session", None) is not None:
                 self.trading = TradingController(self.client)
+            self._start_analytics()
             await self.client.start()
         except Exception as exc:  # a bad URL or a port in use: say so in the UI, never a traceback
             log.exception("could not start the market data client")
@@ -307,6 +326,15 @@ class Bridge:
             self.trading_reason = f"trading is off: {exc}"
             return None
         return found.credentials if found is not None else None
+
+    def _start_analytics(self) -> None:
+        """Queue trackers on the live client (a recording gets execution cost and book stats only)."""
+        trading = self.trading
+        self.analytics = AnalyticsController(
+            self.client, trading.open_limit_orders if trading is not None else tuple, self.monotonic
+        )
+        if trading is not None:
+            trading.analytics = self.analytics
 
     def trade(self, action: Callable[[TradingController], Any]) -> None:
         """Run one order action in the background; its one-line answer becomes a toast."""
@@ -414,6 +442,9 @@ class Bridge:
                 inputs = self.trading.alert_inputs(list(state.symbols)) if self.trading is not None else None
                 for alert in self.alerts.evaluate(state, now, self.wall(), inputs):
                     self.app.post_message(AlertFired(alert.name, alert.symbol, alert.message))
+        if self.analytics is not None:
+            self.analytics.focus(self.focused)
+            self.analytics.refresh()
         self.frames += 1
         hook = self.frame_hook
         if hook is not None:
@@ -443,8 +474,6 @@ class Bridge:
                     break
             if new:
                 c.flow.add_trades(tuple(new))
-        if st.book is not None and sym == self.focused:
-            c.flow.add_book(self._book_view(st, GRID_LEVELS), _clock_text(st))
 
     # ------------------------------------------------------------------ views (ViewSource)
 
@@ -495,28 +524,65 @@ class Bridge:
                 TradeView(t.trade_id, t.side, t.price, t.qty, t.timestamp) for t in reversed(recent)
             )
         ticker = st.ticker
+        fut = st.futures
+        rel = fut.relative_funding if fut is not None else None
         c.view = SymbolView(
             symbol,
             st.version,
             book,
             trades,
             st.last_price,
-            ticker.change_pct if ticker is not None else None,
+            ticker.change_pct if ticker is not None else (fut.change if fut is not None else None),
             c.rate,
             c.p50,
             c.p99,
             st.health.value,
             None if st.last_update_at is None else max(0.0, now - st.last_update_at),
             tuple(c.spark),
+            futures=fut is not None,
+            funding_pct=None if rel is None else rel * 100,
+            basis=fut.basis if fut is not None else None,
+            open_interest=fut.openInterest if fut is not None else None,
         )
         c.seen_version = st.version
         c.full = full
         return c.view
 
+    def queue_lines(self, symbol: str) -> list[QueueLine]:
+        """Own open orders of ``symbol`` with their queue and P(fill) (empty without a key)."""
+        if self.analytics is None or self.trading is None:
+            return []
+        return self.analytics.own_lines(symbol)
+
+    def hypothetical(self, symbol: str, side: str, price: str, qty: Decimal) -> QueueLine | None:
+        """Where a new order at the ladder cursor would queue, and its P(fill)."""
+        return None if self.analytics is None else self.analytics.hypothetical_line(symbol, side, price, qty)
+
+    def costs(self, symbol: str, qty_lots: int) -> tuple[CostView | None, CostView | None]:
+        """Execution cost of ``qty_lots`` each way, from the engine (level3 when the demo has it)."""
+        if self.analytics is None:
+            return None, None
+        return self.analytics.costs(symbol, qty_lots)
+
+    def book_stats(self, symbol: str) -> BookStatsView | None:
+        """Imbalance, microprice and pressure of ``symbol``'s book."""
+        return None if self.analytics is None else self.analytics.book_stats(symbol)
+
     def flow_view(self, symbol: str) -> FlowView:
-        """Order-flow analytics of ``symbol``."""
+        """Order-flow analytics of ``symbol``: the tape's statistics and the engine's order flow."""
         c = self._cache.get(symbol)
-        return c.flow.view() if c is not None else FlowView()
+        view = c.flow.view() if c is not None else FlowView()
+        engine = self.analytics.flow_analytics(symbol, self.wall()) if self.analytics is not None else None
+        if engine is None:
+            return view
+        at_price = tuple((p, float(b), float(s)) for p, b, s in engine.trades)
+        return replace(
+            view,
+            version=view.version * 1_000_003 + engine.version,
+            at_price=at_price,
+            events=engine.events,
+            engine=engine,
+        )
 
     def conn_view(self) -> ConnView:
         """The connection as the status bar shows it (rates recomputed twice a second)."""
@@ -555,11 +621,3 @@ class Bridge:
             p99,
         )
         return self._conn_view
-
-
-def _clock_text(st: SymbolState) -> str:
-    """``HH:MM:SS`` of the symbol's last book message (exchange time), for flow events."""
-    ts = st.book.timestamp if st.book is not None else None
-    if ts and "T" in ts:
-        return ts.partition("T")[2][:8]
-    return time.strftime("%H:%M:%S", time.gmtime())

@@ -8,14 +8,12 @@ go only over the authenticated WebSocket of the client the dashboard uses.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from havterm.analytics_controller import OwnOrder
 from havterm.engine.alerts import AlertInputs, OrderGauge, OwnFill
-from havterm.engine.events import ExecutionsMessage, Level3Message, TradeMessage
-from havterm.engine.queue import QueueTracker
 from havterm.engine.trading import Trader, TraderConfig, TradingError
 
 log = logging.getLogger("havterm.trading")
@@ -65,13 +63,8 @@ class TradingController:
         self.client = client
         self.trader = Trader(client, config or TraderConfig())
         self.version = 0
-        # With level3, own orders get their exact queue position.
-        self.trackers: dict[str, QueueTracker] = {}
-        if getattr(client, "l3_session", None) is not None:
-            self.trackers = {s: QueueTracker(s) for s in client.config.symbols}
-            client.on(Level3Message, self._on_l3)
-            client.on(TradeMessage, self._on_trades)
-            client.on(ExecutionsMessage, self._on_executions)
+        # Queue positions and fill probabilities come from the bridge's AnalyticsController.
+        self.analytics: Any = None
         self._fills_seen: dict[int, int] = {}  # fills already handed to the alert engine, per order
         self.trader.on_order(lambda _u: self._bump())
         self.trader.on_balance(lambda _b: self._bump())
@@ -79,31 +72,20 @@ class TradingController:
     def _bump(self) -> None:
         self.version += 1
 
-    def _on_l3(self, msg: Level3Message) -> None:
-        tracker = self.trackers.get(msg.symbol)
-        st = self.client.state.symbols.get(msg.symbol)
-        if tracker is not None and st is not None and st.l3 is not None:
-            tracker.on_l3(msg, st.l3, time.monotonic())
-
-    def _on_trades(self, msg: TradeMessage) -> None:
-        if msg.snapshot:
-            return  # old trades: they cannot have moved any queue we are watching
-        now = time.monotonic()
-        for symbol, tracker in self.trackers.items():
-            trades = [t for t in msg.trades if t.symbol == symbol]
-            if trades:
-                tracker.on_trades(trades, now)
-
-    def _on_executions(self, msg: ExecutionsMessage) -> None:
-        now = time.monotonic()
-        for tracker in self.trackers.values():
-            tracker.on_executions(msg, now)
+    def open_limit_orders(self) -> list[OwnOrder]:
+        """Open own limit orders with what is left of them (what the queue analytics follow)."""
+        out = []
+        for o in self.trader.orders.open_orders():
+            if o.order_id is None or o.symbol is None or o.limit_price is None or o.side is None:
+                continue
+            left = (o.order_qty or Decimal(0)) - o.cum_qty
+            if left > 0:
+                out.append(OwnOrder(o.order_id, o.symbol, o.side, o.limit_price, left))
+        return out
 
     def queue_position(self, symbol: str, order_id: str) -> int | None:
         """Orders ahead of one of ours at its price (exact, from level3); None without level3."""
-        tracker = self.trackers.get(symbol)
-        pos = tracker.position(order_id) if tracker is not None else None
-        return pos.orders_ahead if pos is not None else None
+        return None if self.analytics is None else self.analytics.orders_ahead(symbol, order_id)
 
     # ------------------------------------------------------------------ views
 
@@ -141,6 +123,9 @@ class TradingController:
             ahead = self.queue_position(symbol, o.order_id) if o.order_id else None
             if ahead is not None:
                 tag += f" #{ahead}"
+            p = self._p_fill.get(o.order_id or "")
+            if p is not None:
+                tag += f" {round(p[1] * 100)}%"
             out[key] = f"{out[key]}+" if key in out else tag
         return out
 
@@ -166,16 +151,19 @@ class TradingController:
             if status.threshold:
                 rates[sym] = 100.0 * status.value / status.threshold
         queue: dict[str, OrderGauge] = {}
-        if self.trackers:
-            for o in self.trader.orders.open_orders():
-                if o.order_id is None or o.symbol is None:
-                    continue
-                ahead = self.queue_position(o.symbol, o.order_id)
-                if ahead is not None:
-                    queue[o.order_id] = OrderGauge(o.symbol, float(ahead))
-        # Fill probabilities are not fed here: engine.fillprob.estimate_own measured 570 ms per
-        # call with a live tracker, far too slow for the frame; it needs a cheaper estimator first.
-        return AlertInputs(fills=fills, queue_positions=queue, rate_counters=rates)
+        for o in self.trader.orders.open_orders():
+            if o.order_id is None or o.symbol is None:
+                continue
+            ahead = self.queue_position(o.symbol, o.order_id)
+            if ahead is not None:
+                queue[o.order_id] = OrderGauge(o.symbol, float(ahead))
+        # P(fill within 30 s), as the ladder shows it: the newest finished background estimate.
+        p_fill = {oid: OrderGauge(sym, p) for oid, (sym, p) in self._p_fill.items()}
+        return AlertInputs(fills=fills, queue_positions=queue, rate_counters=rates, fill_probabilities=p_fill)
+
+    @property
+    def _p_fill(self) -> dict[str, tuple[str, float]]:
+        return {} if self.analytics is None else self.analytics.fill_probabilities()
 
     # ------------------------------------------------------------------ actions (one line back)
 

@@ -17,6 +17,7 @@ KRAKEN = {
     "auth_url": "wss://ws-auth.kraken.com/v2",
     "l3_url": "wss://ws-l3.kraken.com/v2",
     "rest_url": "https://api.kraken.com",
+    "futures_url": "wss://futures.kraken.com/ws/v1",
 }
 
 
@@ -26,7 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "symbols",
         nargs="*",
         metavar="SYMBOL",
-        help="pairs to show, e.g. BTC/USD ETH/USD (default: the config file's, else BTC/USD)",
+        help=(
+            "pairs to show, e.g. BTC/USD ETH/USD, and Kraken Futures products, e.g. PF_XBTUSD "
+            "(default: the config file's, else BTC/USD)"
+        ),
     )
     parser.add_argument(
         "--demo",
@@ -45,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--auth-url", default=None, help="authenticated WebSocket")
     parser.add_argument("--l3-url", default=None, help="level3 WebSocket")
     parser.add_argument("--rest-url", default=None, help="REST API")
+    parser.add_argument(
+        "--futures-url", default=None, help=f"Kraken Futures WebSocket (default {KRAKEN['futures_url']})"
+    )
     parser.add_argument(
         "--depth", type=int, choices=(10, 25, 100, 500, 1000), help="book depth (default 100)"
     )
@@ -119,14 +126,18 @@ def run_app(args: argparse.Namespace) -> int:
     elif args.symbols:
         symbols = [s.upper() for s in args.symbols]
     elif args.demo:
-        # The demo lists four pairs: show them all, so the grid and `n` have something to do.
-        symbols = ["BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD"]
+        # The demo lists four pairs and a perpetual: show them all, so the grid and `n` have something to do.
+        symbols = ["BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD", "PF_XBTUSD"]
     else:
         symbols = [s.upper() for s in cfg.symbols]
-    bad = [s for s in symbols if not SYMBOL_RE.match(s)]
+    from havterm.engine.futures import FUTURES_ID_RE
+
+    bad = [s for s in symbols if not (SYMBOL_RE.match(s) or FUTURES_ID_RE.match(s))]
     if bad:
         print(
-            f"havterm: error: not a symbol: {bad[0]!r} (expected BASE/QUOTE, e.g. BTC/USD)", file=sys.stderr
+            f"havterm: error: not a symbol: {bad[0]!r} "
+            "(expected BASE/QUOTE, e.g. BTC/USD, or a Futures product, e.g. PF_XBTUSD)",
+            file=sys.stderr,
         )
         return 2
     if args.fps is not None:
@@ -141,6 +152,7 @@ def run_app(args: argparse.Namespace) -> int:
         "auth_url": args.auth_url or KRAKEN["auth_url"],
         "l3_url": args.l3_url or KRAKEN["l3_url"],
         "rest_url": args.rest_url or KRAKEN["rest_url"],
+        "futures_url": args.futures_url or KRAKEN["futures_url"],
     }
     log_path = _log_to_file()
     # Import the UI stack only now, so that `havterm --help-keys` and bad arguments stay fast.

@@ -17,6 +17,7 @@ from pathlib import Path
 from havterm.app import HavtermApp
 from havterm.bridge import Source, make_client
 from havterm.config import UiConfig
+from havterm.engine.credentials import Credentials
 from havterm.sim import Exchange, SimConfig
 
 SYMBOLS = ("BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD")
@@ -51,17 +52,24 @@ async def main(out: Path, size: tuple[int, int]) -> int:
     async with Exchange(SimConfig(seed=7, market=False, symbols=SYMBOLS)) as ex:
         ex.step(800)
         ep = ex.endpoints
-        urls = {"url": ep["ws"], "auth_url": ep["ws_auth"], "l3_url": ep["ws_l3"], "rest_url": ep["rest"]}
+        urls = {
+            "url": ep["ws"],
+            "auth_url": ep["ws_auth"],
+            "l3_url": ep["ws_l3"],
+            "rest_url": ep["rest"],
+            "futures_url": ep["futures_ws"],
+        }
         tmp = Path(tempfile.mkdtemp(prefix="havterm-shots-"))
         (tmp / "rules.toml").write_text(RULES)
         source = Source(
-            list(SYMBOLS),
+            [*SYMBOLS, "PF_XBTUSD"],
             100,
             urls,
             rules_path=str(tmp / "rules.toml"),
             history_path=str(tmp / "alerts.jsonl"),
         )
-        client = make_client(source, urls)
+        # The demo's test key, with level3: own orders show their exact queue and P(fill).
+        client = make_client(source, urls, Credentials(ep["api_key"], ep["api_secret"]), l3=True)
         app = HavtermApp(source, UiConfig(depth=100), client=client)
         async with app.run_test(size=size) as pilot:
 
@@ -76,6 +84,20 @@ async def main(out: Path, size: tuple[int, int]) -> int:
                 ex.step(4)
                 await ex.drain()
                 await pilot.pause(0.05)
+            trading = app.bridge.trading
+            assert trading is not None
+            await _until(lambda: trading.trader.ready)
+            book = client.state.symbols["BTC/USD"].book
+            bid = book.best_bid()
+            # A resting buy three ticks under the touch, so the ladder has an own order to show.
+            price = book.format_price(bid[0] - 3)
+            print(await trading.place("BTC/USD", "buy", "0.05", price, "limit"))
+            await pilot.press("1", "down", "down", "down")  # the cursor on the third bid: a new order there
+            try:
+                await _until(lambda: any(q.p30 is not None for q in app.bridge.queue_lines("BTC/USD")))
+            except TimeoutError:
+                print("no P(fill) yet:", app.bridge.queue_lines("BTC/USD"), trading.open_limit_orders())
+
             for name, key, extra in SHOTS:
                 await pilot.press(key, *extra)
                 app.bridge.frame()

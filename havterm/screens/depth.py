@@ -1,4 +1,4 @@
-"""Screen 2: cumulative depth around the mid, with the cost of filling a chosen size."""
+"""Screen 2: cumulative depth around the mid, with the engine's execution cost of a chosen size."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from havterm.screens import BaseScreen, Header, Panel, bindings
 from havterm.widgets.depth import DepthChart
 from havterm.widgets.status import symbol_header
-from havterm.widgets.views import SymbolView, ViewSource, fmt_qty
+from havterm.widgets.views import BookStatsView, CostView, SymbolView, ViewSource, fmt_qty
 
 
 class DepthScreen(BaseScreen):
@@ -29,13 +29,15 @@ class DepthScreen(BaseScreen):
         self.used_bps = range_bps
         self.fill_qty: dict[str, int] = {}
         self.view: SymbolView | None = None
+        self.costs: tuple[CostView | None, CostView | None] = (None, None)
+        self.stats: BookStatsView | None = None
 
     def body(self) -> ComposeResult:
         yield Panel(self._draw, id="depth")
 
     def _draw(self, width: int, height: int) -> list[Text]:
         book = self.view.book if self.view else None
-        chart = DepthChart(book, self.range_bps, self._fill_qty(), height)
+        chart = DepthChart(book, self.range_bps, self._fill_qty(), height, self.costs, self.stats)
         lines = chart.lines(width, height)
         self.used_bps = chart.used_bps
         return lines
@@ -50,9 +52,16 @@ class DepthScreen(BaseScreen):
         return self.fill_qty.get(sym, 1)
 
     def frame(self, src: ViewSource, now: float) -> None:
-        self.view = src.symbol_view(self.symbol)
+        view = self.view = src.symbol_view(self.symbol)
         panel = self.query_one(Panel)
-        panel.update_if((self.view, self.range_bps, self.fill_qty.get(self.symbol), panel.size))
+        key = (view, self.range_bps, self.fill_qty.get(self.symbol), panel.size)
+        if key != panel.key:
+            # The engine computes the cost (from level3 when the session has it) only when something moved.
+            costs = getattr(src, "costs", None)
+            self.costs = costs(self.symbol, self._fill_qty()) if costs is not None else (None, None)
+            stats = getattr(src, "book_stats", None)
+            self.stats = stats(self.symbol) if stats is not None else None
+        panel.update_if(key)
         self.query_one(Header).show(symbol_header(self.symbol, self.view, self.header_extra(self.view)))
 
     def header_extra(self, view: SymbolView | None) -> str:

@@ -1,4 +1,4 @@
-"""Screen 3: order flow: tape, volume over time, volume at price, imbalance and book events."""
+"""Screen 3: order flow: tape, volume over time, volume at price, imbalance, book events and level3 rates."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 
 from havterm.screens import BaseScreen, Header, Panel
-from havterm.widgets.flow import at_price_lines, event_lines, gauge, tape_lines, volume_lines
+from havterm.widgets.flow import (
+    at_price_lines,
+    event_lines,
+    gauge,
+    level_rate_lines,
+    tape_lines,
+    volume_lines,
+)
 from havterm.widgets.status import symbol_header
 from havterm.widgets.views import FlowView, SymbolView, ViewSource
 
@@ -16,11 +23,13 @@ class FlowScreen(BaseScreen):
     """Who is trading, how much, at what price, and what the book is doing."""
 
     DEFAULT_CSS = """
-    FlowScreen #tape { width: 46; max-width: 45%; border-right: vkey #2b3a55; }
+    FlowScreen #left { width: 46; max-width: 45%; border-right: vkey #2b3a55; }
+    FlowScreen #tape { height: 1fr; }
     FlowScreen #volume { height: 25%; min-height: 4; }
     FlowScreen #gauges { height: 3; }
     FlowScreen #at-price { height: 1fr; min-height: 3; }
-    FlowScreen #events { height: 25%; min-height: 3; }
+    FlowScreen #events { height: 40%; min-height: 4; }
+    FlowScreen #levels { height: 16; max-height: 45%; border-top: hkey #2b3a55; }
     """
 
     def __init__(self) -> None:
@@ -30,7 +39,9 @@ class FlowScreen(BaseScreen):
 
     def body(self) -> ComposeResult:
         with Horizontal():
-            yield Panel(self._tape, id="tape")
+            with Vertical(id="left"):
+                yield Panel(self._tape, id="tape")
+                yield Panel(self._levels, id="levels")
             with Vertical():
                 yield Panel(self._volume, id="volume")
                 yield Panel(self._gauges, id="gauges")
@@ -57,7 +68,11 @@ class FlowScreen(BaseScreen):
         return at_price_lines(self.flow.at_price, self.view.last if self.view else None, w, h)
 
     def _events(self, w: int, h: int) -> list[Text]:
-        return event_lines(self.flow.events, w, h)
+        engine = self.flow.engine
+        return event_lines(self.flow.events, w, h, engine.large if engine is not None else None)
+
+    def _levels(self, w: int, h: int) -> list[Text]:
+        return level_rate_lines(self.flow.engine, w, h)
 
     def frame(self, src: ViewSource, now: float) -> None:
         self.view = src.symbol_view(self.symbol)

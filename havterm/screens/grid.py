@@ -16,6 +16,8 @@ from havterm.widgets.grid import Grid
 from havterm.widgets.views import ViewSource
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,12}/[A-Z0-9]{1,12}$")
+FUTURES_ID_RE = re.compile(r"^(?:PF|PI|FI|FF|PV)_[A-Z0-9]{2,24}(?:_[A-Z0-9]{1,12})?$")
+"""The engine's ``havterm.engine.futures.FUTURES_ID_RE`` (screens do not import the engine)."""
 
 
 class SymbolPrompt(ModalScreen[str | None]):
@@ -32,13 +34,13 @@ class SymbolPrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Add symbol (BASE/QUOTE, e.g. ETH/USD)")
+            yield Label("Add symbol (ETH/USD, or a Futures product: PF_XBTUSD)")
             yield Input(placeholder="ETH/USD", id="symbol")
             yield Label("", id="error")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip().upper()
-        if not SYMBOL_RE.match(value):
+        if not (SYMBOL_RE.match(value) or FUTURES_ID_RE.match(value)):
             self.query_one("#error", Label).update(f"not a symbol: {event.value!r}")
             return
         self.dismiss(value)

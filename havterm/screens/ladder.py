@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
-from havterm.screens import BaseScreen, Header, bindings
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.geometry import Size
+
+from havterm.screens import BaseScreen, Header, Panel, bindings
 from havterm.widgets.ladder import Ladder
+from havterm.widgets.queue import queue_panel_lines
 from havterm.widgets.status import symbol_header
-from havterm.widgets.views import SymbolView, ViewSource
+from havterm.widgets.views import QueueLine, SymbolView, ViewSource
+
+
+class _QueuePanel(Panel):
+    """The queue read-out: as tall as its lines (``height: auto`` would measure it at its old height)."""
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.draw(width, 8))
 
 
 class LadderScreen(BaseScreen):
@@ -25,12 +37,55 @@ class LadderScreen(BaseScreen):
         "ladder.sell",
     )
 
+    DEFAULT_CSS = """
+    LadderScreen #queue { height: auto; max-height: 8; background: #10151c; }
+    """
+
     def __init__(self) -> None:
         super().__init__(name="ladder")
         self._shown: tuple[object, ...] = ()
+        self._queue: tuple[list[QueueLine], QueueLine | None] = ([], None)
+        self.ticket_qty: dict[str, str] = {}
+        """The last quantity sent from the ticket, per symbol: the size the cursor read-out assumes."""
 
     def body(self) -> ComposeResult:
         yield Ladder(id="ladder")
+        yield _QueuePanel(self._draw_queue, id="queue")
+
+    def _draw_queue(self, width: int, height: int) -> list[Text]:
+        own, cursor = self._queue
+        return queue_panel_lines(own, cursor, width, height)
+
+    def _hypothetical_qty(self, view: SymbolView | None) -> Decimal | None:
+        """The ticket's last size, else the median size of recent trades (a typical order)."""
+        try:
+            if self.symbol in self.ticket_qty:
+                return Decimal(self.ticket_qty[self.symbol])
+        except InvalidOperation:
+            pass
+        sizes = sorted(t.qty for t in view.trades) if view is not None else []
+        if not sizes or sizes[len(sizes) // 2] <= 0:
+            return None
+        # One significant digit (0.0111777 -> 0.01): a stable size, not one that moves with every print.
+        median = sizes[len(sizes) // 2]
+        exp = median.adjusted()
+        return median.scaleb(-exp).to_integral_value(ROUND_DOWN).scaleb(exp)
+
+    def _queue_frame(self, src: ViewSource, view: SymbolView | None) -> None:
+        queue_lines = getattr(src, "queue_lines", None)
+        own = queue_lines(self.symbol) if queue_lines is not None else []
+        m = self.ladder.model
+        cursor = None
+        qty = self._hypothetical_qty(view)
+        hypothetical = getattr(src, "hypothetical", None)
+        if hypothetical is not None and m.cursor_price and qty is not None:
+            side = "sell" if m.cursor < 0 else "buy"  # asks above the spread, bids below: a resting order
+            cursor = hypothetical(self.symbol, side, m.cursor_price, qty)
+        state = (own, cursor)
+        if state != self._queue:
+            self._queue = state
+            # The read-out grows and shrinks with its lines (at most 8): re-measure, not just repaint.
+            self.query_one("#queue", Panel).refresh(layout=True)
 
     @property
     def ladder(self) -> Ladder:
@@ -51,6 +106,7 @@ class LadderScreen(BaseScreen):
         if key != self._shown or ladder.model.flashing(now):
             self._shown = key
             ladder.show(view.book if view else None, now, own)
+        self._queue_frame(src, view)
         self.query_one(Header).show(symbol_header(self.symbol, view, self.header_extra(view)))
 
     def header_extra(self, view: SymbolView | None) -> str:
@@ -88,6 +144,7 @@ class LadderScreen(BaseScreen):
 
         def done(order: dict[str, str] | None) -> None:
             if order is not None:
+                self.ticket_qty[order["symbol"]] = order["qty"]
                 bridge.trade(
                     lambda t: t.place(
                         order["symbol"], order["side"], order["qty"], order["price"], order["kind"]

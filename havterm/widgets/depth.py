@@ -1,61 +1,24 @@
-"""The depth chart: cumulative bid and ask curves around the mid, with fill-cost markers.
+"""The depth chart: cumulative bid and ask curves around the mid, with execution-cost markers.
 
 ``DepthChart`` is a pure Rich renderable sized by the console options it is
-given, so tests can render it to text without an app.
+given, so tests can render it to text without an app. The execution costs and
+book statistics it marks are computed by the engine (``engine.analytics``, from
+level3 when there is one) and handed over as ``CostView``/``BookStatsView``.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.style import Style
 from rich.text import Text
 
-from havterm.widgets.views import BookView, Level, fmt_qty, fmt_units
+from havterm.widgets.views import BookStatsView, BookView, CostView, Level, fmt_qty, fmt_units
 
 VBLOCKS = " ▁▂▃▄▅▆▇█"
 BID = Style(color="#4fd17b")
 ASK = Style(color="#ff6b6b")
 MARK = Style(color="#ffd75f", bold=True)
 AXIS = Style(color="#7f8a99")
-
-
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """The cost of taking ``qty`` lots from one side of the book."""
-
-    side: str
-    qty: int
-    filled: int
-    avg_ticks: float
-    worst_ticks: int
-    slippage_bps: float
-
-    @property
-    def complete(self) -> bool:
-        """False when the visible book is too thin for the whole size."""
-        return self.filled >= self.qty
-
-
-def fill_cost(book: BookView, side: str, qty: int) -> Fill | None:
-    """Walk ``asks`` (a buy) or ``bids`` (a sell) to fill ``qty`` lots; exact in ticks and lots."""
-    levels = book.asks if side == "buy" else book.bids
-    if not levels or qty <= 0:
-        return None
-    left, notional, worst = qty, 0, levels[0][0]
-    for t, q in levels:
-        take = min(q, left)
-        notional += take * t
-        left -= take
-        worst = t
-        if left == 0:
-            break
-    filled = qty - left
-    avg = notional / filled
-    best = levels[0][0]
-    slip = abs(avg - best) / best * 10_000 if best else 0.0
-    return Fill(side, qty, filled, avg, worst, slip)
 
 
 def cumulative(levels: tuple[Level, ...]) -> list[Level]:
@@ -71,13 +34,21 @@ class DepthChart:
     """Cumulative depth around the mid over ``range_bps`` either side (0: fit the whole book)."""
 
     def __init__(
-        self, book: BookView | None, range_bps: float, fill_qty: int, height: int | None = None
+        self,
+        book: BookView | None,
+        range_bps: float,
+        fill_qty: int,
+        height: int | None = None,
+        costs: tuple[CostView | None, CostView | None] = (None, None),
+        stats: BookStatsView | None = None,
     ) -> None:
         self.book = book
         self.range_bps = range_bps
         self.fill_qty = fill_qty
         self.height = height
         self.used_bps = range_bps
+        self.costs = costs
+        self.stats = stats
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
@@ -87,11 +58,11 @@ class DepthChart:
     def lines(self, width: int, height: int) -> list[Text]:
         """The chart as ``height`` lines of ``width`` cells."""
         book = self.book
-        if book is None or not book.bids or not book.asks or height < 5 or width < 30:
+        if book is None or not book.bids or not book.asks or height < 6 or width < 30:
             return [Text("waiting for the book…", style=AXIS)] + [Text("")] * max(0, height - 1)
         label_w = 10
         plot_w = width - label_w - 1
-        plot_h = height - 4  # axis, price labels, two legend lines
+        plot_h = height - 5  # axis, price labels, two cost lines, the book-stats line
         mid2 = book.mid_ticks2() or 0
         mid = mid2 / 2
         if self.range_bps > 0:
@@ -125,8 +96,7 @@ class DepthChart:
                         break
                 cols.append(("ask", cum))
         top = max((c for _, c in cols), default=0) or 1
-        buy = fill_cost(book, "buy", self.fill_qty)
-        sell = fill_cost(book, "sell", self.fill_qty)
+        buy, sell = self.costs
 
         def col_of(ticks: float) -> int | None:
             x = int((ticks - lo) / (hi - lo) * plot_w)
@@ -134,7 +104,10 @@ class DepthChart:
 
         marks = {
             x
-            for x in (col_of(buy.worst_ticks) if buy else None, col_of(sell.worst_ticks) if sell else None)
+            for x in (
+                col_of(buy.worst_ticks) if buy and buy.worst_ticks is not None else None,
+                col_of(sell.worst_ticks) if sell and sell.worst_ticks is not None else None,
+            )
             if x is not None
         }
         mid_x = col_of(mid)
@@ -187,19 +160,37 @@ class DepthChart:
         qty_text = fmt_qty(self.fill_qty, book.qty_precision, 14)
         lines.append(self._fill_text(book, buy, f"buy {qty_text}", ASK, width))
         lines.append(self._fill_text(book, sell, f"sell {qty_text}", BID, width))
+        lines.append(self._stats_text(self.stats, width))
         return lines[:height]
 
     @staticmethod
-    def _fill_text(book: BookView, fill: Fill | None, what: str, style: Style, width: int) -> Text:
+    def _fill_text(book: BookView, cost: CostView | None, what: str, style: Style, width: int) -> Text:
         text = Text(no_wrap=True, end="")
         text.append(f" ┊ {what}: ", MARK)
-        if fill is None:
-            text.append("no liquidity", AXIS)
+        if cost is None or cost.vwap is None:
+            text.append("no liquidity" if cost is not None else "waiting for the engine…", AXIS)
             return text
-        avg = fmt_units(round(fill.avg_ticks * 10), book.price_precision + 1)
-        text.append(f"avg {avg}  worst {book.price(fill.worst_ticks)}  ", style)
-        text.append(f"slippage {fill.slippage_bps:.2f} bps", MARK)
-        if not fill.complete:
-            text.append(f"  (only {book.qty(fill.filled, 14)} visible)", AXIS)
+        worst = book.price(cost.worst_ticks) if cost.worst_ticks is not None else "-"
+        text.append(f"VWAP {cost.vwap}  worst {worst}  ", style)
+        # Separators end the span before them: SVG viewers drop a span's leading spaces.
+        text.append(f"{cost.slippage_mid_bps} bps vs mid, {cost.slippage_best_bps} vs best  ", MARK)
+        orders = f", {cost.orders} orders" if cost.orders is not None else ""
+        text.append(f"{cost.levels} levels{orders} ({cost.source.upper()})", AXIS)
+        if not cost.complete:
+            text.append(f"  (only {book.qty(cost.filled, 14)} visible)", AXIS)
+        text.truncate(width)
+        return text
+
+    @staticmethod
+    def _stats_text(stats: BookStatsView | None, width: int) -> Text:
+        text = Text(no_wrap=True, end="")
+        if stats is None:
+            return text
+        text.append(f" imbalance {stats.imbalance:+.2f} over {stats.levels} levels", AXIS)
+        signal = {"buy": BID, "sell": ASK}.get(stats.signal, AXIS)
+        text.append(f"  pressure {stats.pressure:+.2f} ", AXIS)
+        text.append(stats.signal.upper() + "  ", signal)
+        vwaps = f"VWAP bids {stats.bid_vwap or '-'} asks {stats.ask_vwap or '-'}"
+        text.append(f"microprice {stats.microprice or '-'}  {vwaps}", AXIS)
         text.truncate(width)
         return text

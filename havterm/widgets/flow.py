@@ -10,7 +10,7 @@ from decimal import Decimal
 from rich.style import Style
 from rich.text import Text
 
-from havterm.widgets.views import FlowEvent, TradeView
+from havterm.widgets.views import FlowAnalytics, FlowEvent, TradeView
 
 BUY = Style(color="#4fd17b")
 SELL = Style(color="#ff6b6b")
@@ -158,17 +158,40 @@ def gauge(label: str, value: float | None, width: int) -> Text:
     return text
 
 
-def event_lines(events: tuple[FlowEvent, ...], width: int, height: int) -> list[Text]:
-    """Large resting orders appearing or disappearing near the top of the book, newest first."""
-    out = [Text("book events (≥ 3× median level)", style=HEAD, end="")]
+def event_lines(
+    events: tuple[FlowEvent, ...], width: int, height: int, large: str | None = None
+) -> list[Text]:
+    """The engine's order-flow events, newest first: levels, the touch, large orders, icebergs, spoofs."""
+    head = "order flow" + (f" (large ≥ {large})" if large else " (large: learning the sizes…)")
+    out = [Text(head, style=HEAD, end="")]
     for ev in events[: max(0, height - 1)]:
         style = BUY if ev.side == "bid" else SELL
-        sign = "+" if ev.kind in ("appeared", "grew") else "-"
+        if ev.kind in ("iceberg", "spoof?", "large", "vanished"):
+            style = style + Style(bold=True)
         line = Text(no_wrap=True, end="")
         line.append(f"{ev.at:<9}", DIM)
-        line.append(f"{ev.side:<4}{ev.kind:<9}{sign}{ev.qty:>12} @ {ev.price}", style)
+        line.append(f"{ev.side:<4}{ev.kind:<9}{ev.price:>12} {ev.qty}", style)
         line.truncate(width)
         out.append(line)
     if len(out) == 1:
         out.append(Text("none yet", style=DIM))
+    return out
+
+
+def level_rate_lines(flow: FlowAnalytics | None, width: int, height: int) -> list[Text]:
+    """Level3 adds, cancels and fills per second at the top levels, and the detectors' counts."""
+    out = [Text("level3 · lots/s at each level, last minute", style=HEAD, end="")]
+    if flow is None or not flow.l3:
+        out.append(Text("no order-by-order (level3) feed here:", style=DIM, end=""))
+        out.append(Text("Spot pairs have one in the demo; live, a key", style=DIM, end=""))
+        out.append(Text("with level3 access. Kraken Futures has none.", style=DIM, end=""))
+        return out
+    out.append(Text(f"icebergs {flow.icebergs}   spoof candidates {flow.spoofs}", style=DIM, end=""))
+    out.append(Text(f"{'':4}{'price':>10} {'adds':>10}{'cancels':>10}{'fills':>10}", style=DIM, end=""))
+    for r in flow.rates[: max(0, height - 3)]:
+        style = BUY if r.side == "bid" else SELL
+        line = Text(no_wrap=True, end="")
+        line.append(f"{r.side:<4}{r.price:>10} {r.adds:>10}{r.cancels:>10}{r.fills:>10}", style)
+        line.truncate(width)
+        out.append(line)
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from rich.segment import Segment
 from rich.style import Style
@@ -38,6 +39,12 @@ COLUMNS = (
     ("Book", 10),
     ("Age s", 6),
 )
+FUTURES_COLUMNS = (("Fund %/h", 9), ("Basis", 10), ("OI", 8))
+"""Kraken Futures columns: funding rate in % per hour, mark minus index, open interest (blank for Spot).
+
+They are shown only while the grid holds a Futures product, so a Spot-only grid keeps its room."""
+FUTURES_DROP = ("Msg/s", "p50 ms", "Age s", "Imb", "Chg %", "Sprd bps")
+"""With the Futures columns, these go first (in order) until the row leaves 10 cells for the trend."""
 
 
 def sparkline(values: tuple[float, ...], width: int) -> str:
@@ -67,6 +74,33 @@ class GridRow:
     age: str
     spark: str
     cursor: bool = False
+    funding: str = ""
+    funding_up: bool | None = None
+    basis: str = ""
+    open_interest: str = ""
+
+
+def fit_decimal(value: Decimal | None, width: int, signed: bool = False) -> str:
+    """Exact text when it fits ``width``, else rounded (half-even, exactly) to the decimals that fit."""
+    if value is None:
+        return "-"
+    text = f"{value:+f}" if signed else f"{value:f}"
+    if len(text) <= width or "." not in text:
+        return text
+    room = max(0, width - len(text.partition(".")[0]) - 1)
+    rounded = value.quantize(Decimal(1).scaleb(-room), rounding=ROUND_HALF_EVEN)
+    return f"{rounded:+f}" if signed else f"{rounded:f}"
+
+
+def compact(value: Decimal | None) -> str:
+    """A large count in few cells (``25.03M``), exact below 100 000."""
+    if value is None:
+        return "-"
+    v = abs(value)
+    for unit, div in (("G", Decimal(10) ** 9), ("M", Decimal(10) ** 6), ("k", Decimal(10) ** 3)):
+        if v >= div and (unit != "k" or v >= 100_000):
+            return f"{(value / div).quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN)}{unit}"
+    return f"{value.normalize():f}" if value == value.to_integral() else f"{value:f}"
 
 
 def grid_row(view: SymbolView, cursor: bool, spark_w: int) -> GridRow:
@@ -91,6 +125,19 @@ def grid_row(view: SymbolView, cursor: bool, spark_w: int) -> GridRow:
         "-" if view.staleness_s is None else f"{view.staleness_s:.0f}",
         sparkline(view.spark, spark_w),
         cursor,
+        *_futures_cells(view),
+    )
+
+
+def _futures_cells(view: SymbolView) -> tuple[str, bool | None, str, str]:
+    if not view.futures:
+        return "", None, "", ""
+    f = view.funding_pct
+    return (
+        "-" if f is None else fit_decimal(f.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN), 9, True),
+        None if f is None or f == 0 else f > 0,
+        fit_decimal(view.basis, 10, True),
+        compact(view.open_interest),
     )
 
 
@@ -98,25 +145,36 @@ NARROW_DROP = ("Msg/s", "p50 ms")
 """Columns left out below 100 cells, so that price, change, spread, book state, age and trend fit 80."""
 
 
-def columns_for(width: int) -> tuple[tuple[str, int], ...]:
-    """The columns shown at ``width`` cells."""
-    if width >= 100:
-        return COLUMNS
-    return tuple(c for c in COLUMNS if c[0] not in NARROW_DROP)
+def columns_for(width: int, futures: bool = False) -> tuple[tuple[str, int], ...]:
+    """The columns shown at ``width`` cells (with the Futures columns when ``futures``)."""
+    if not futures:
+        if width >= 100:
+            return COLUMNS
+        return tuple(c for c in COLUMNS if c[0] not in NARROW_DROP)
+    at = next(i for i, (name, _) in enumerate(COLUMNS) if name == "Msg/s")
+    cols = [*COLUMNS[:at], *FUTURES_COLUMNS, *COLUMNS[at:]]
+    for name in FUTURES_DROP:
+        if sum(w + 1 for _, w in cols) <= width - 10:
+            break
+        cols = [c for c in cols if c[0] != name]
+    return tuple(cols)
 
 
-def spark_offset(width: int) -> int:
+def spark_offset(width: int, futures: bool = False) -> int:
     """Where the trend column starts at ``width``."""
-    return sum(w + 1 for _, w in columns_for(width))
+    return sum(w + 1 for _, w in columns_for(width, futures))
 
 
-def render_grid_row(row: GridRow | None, width: int) -> Text:
+_LEFT = ("Symbol", "Book")
+
+
+def render_grid_row(row: GridRow | None, width: int, futures: bool = False) -> Text:
     """One grid line at ``width`` cells; ``None`` is the header."""
     text = Text(no_wrap=True, overflow="crop", end="")
-    cols = columns_for(width)
+    cols = columns_for(width, futures)
     if row is None:
         for name, w in cols:
-            text.append((name.ljust(w) if name in ("Symbol", "Book") else name.rjust(w)) + " ", HEAD)
+            text.append((name.ljust(w) if name in _LEFT else name.rjust(w)) + " ", HEAD)
         text.append("Trend", HEAD)
         text.truncate(width, pad=True)
         return text
@@ -124,6 +182,7 @@ def render_grid_row(row: GridRow | None, width: int) -> Text:
     values = {
         "Symbol": row.symbol, "Last": row.last, "Chg %": row.change, "Sprd bps": row.spread,
         "Imb": row.imbalance, "Msg/s": row.rate, "p50 ms": row.latency, "Book": row.state, "Age s": row.age,
+        "Fund %/h": row.funding, "Basis": row.basis, "OI": row.open_interest,
     }  # fmt: skip
     for name, w in cols:
         value = values[name]
@@ -134,9 +193,11 @@ def render_grid_row(row: GridRow | None, width: int) -> Text:
             style = base + (UP if row.change_up else DOWN)
         elif name == "Book":
             style = base + STATE_STYLE.get(value.split(" ")[0], STATE_STYLE["stale"])
+        elif name == "Fund %/h" and row.funding_up is not None:
+            style = base + (UP if row.funding_up else DOWN)
         elif name == "Age s":
             style = base + DIM
-        text.append((value.ljust(w) if name in ("Symbol", "Book") else value.rjust(w)) + " ", style)
+        text.append((value.ljust(w) if name in _LEFT else value.rjust(w)) + " ", style)
     text.append(row.spark, base + Style(color="#7fb2ff"))
     text.truncate(width, pad=True)
     text.stylize(base)
@@ -155,6 +216,7 @@ class Grid(Widget, can_focus=True):
         self.cursor = 0
         self._views: list[SymbolView] = []
         self._rows: list[GridRow | None] = []
+        self._futures = False
         self._strips = StripCache(lambda: self.rich_style, limit=4096)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
@@ -169,7 +231,11 @@ class Grid(Widget, can_focus=True):
         """Take the latest views; repaint only lines whose text changed."""
         self._views = views
         self.cursor = max(0, min(self.cursor, len(views) - 1))
-        spark_w = max(0, self.size.width - spark_offset(self.size.width))
+        futures = any(v.futures for v in views)
+        if futures != self._futures:
+            self._futures = futures
+            self._rows = []  # the columns changed: every line is new
+        spark_w = max(0, self.size.width - spark_offset(self.size.width, futures))
         rows: list[GridRow | None] = [None]
         rows.extend(grid_row(v, i == self.cursor, spark_w) for i, v in enumerate(views))
         old, self._rows = self._rows, rows
@@ -198,4 +264,5 @@ class Grid(Widget, can_focus=True):
                 return Strip([Segment("  no symbols: press a to add one", DIM)]).adjust_cell_length(width)
             return Strip.blank(width, self._strips.base)
         row = self._rows[y]
-        return self._strips.get((row, width), width, lambda: render_grid_row(row, width))
+        futures = self._futures
+        return self._strips.get((row, width, futures), width, lambda: render_grid_row(row, width, futures))

@@ -104,7 +104,8 @@ class Layout:
     @classmethod
     def for_width(cls, width: int) -> Layout:
         """Fixed numeric columns; the bars take what is left."""
-        own = 10 if width >= 90 else 6
+        # Wide enough for "B 0.05 #4 97%" (side, size left, orders ahead, P(fill within 30 s)).
+        own = 15 if width >= 110 else 10 if width >= 90 else 6
         cum, size, price = 11, 11, 12
         fixed = own + 2 * cum + 2 * size + price + 6
         bar = max(0, (width - fixed) // 2)

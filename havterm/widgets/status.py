@@ -23,8 +23,8 @@ BADGES = {
 }
 
 
-def badge(book: BookView | None, health: str = "active") -> Text:
-    """The integrity badge: book state plus the checksum mismatch count."""
+def badge(book: BookView | None, health: str = "active", futures: bool = False) -> Text:
+    """The integrity badge: book state plus the checksum mismatch count (the seq check for Futures)."""
     state = book.state if book else "awaiting"
     if state == "synced" and health in ("stale", "halted"):
         state = "stale" if health == "stale" else "disabled"
@@ -32,9 +32,9 @@ def badge(book: BookView | None, health: str = "active") -> Text:
     text = Text(end="")
     text.append(f" {label} ", style)
     mism = book.mismatches if book else 0
-    text.append(
-        f" ✗{mism} mismatches" if mism else " ✓ checksums", DIM if not mism else Style(color="#ffd75f")
-    )
+    # Futures books carry no checksum: their integrity is the unbroken ``seq``, and a gap is a resync.
+    good, bad = (" ✓ seq", f" ✗{mism} seq gaps") if futures else (" ✓ checksums", f" ✗{mism} mismatches")
+    text.append(bad if mism else good, DIM if not mism else Style(color="#ffd75f"))
     if book and book.reason and state != "synced":
         text.append(f"  {book.reason}", Style(color="#ffd75f"))
     return text
@@ -45,7 +45,9 @@ def symbol_header(symbol: str, view: SymbolView | None, extra: str = "") -> Text
     text = Text(no_wrap=True, end="")
     text.append(f" {symbol} ", Style(bold=True, color="#ffffff", bgcolor="#2b3a55"))
     text.append("  ")
-    text.append_text(badge(view.book if view else None, view.health if view else "active"))
+    text.append_text(
+        badge(view.book if view else None, view.health if view else "active", view.futures if view else False)
+    )
     if view is not None:
         text.append(f"   last {fmt_decimal(view.last)}", Style(bold=True))
         if view.change_pct is not None:

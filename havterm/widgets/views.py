@@ -157,6 +157,14 @@ class SymbolView:
     staleness_s: float | None = None
     spark: tuple[float, ...] = ()
     """Mid price once a second, oldest first (for the grid's sparkline)."""
+    futures: bool = False
+    """A Kraken Futures product: the three fields below are its ticker's (None for Spot)."""
+    funding_pct: Decimal | None = None
+    """Funding rate in percent per funding period (hourly on Kraken), exact."""
+    basis: Decimal | None = None
+    """Mark price minus index, exact."""
+    open_interest: Decimal | None = None
+    """Open interest in contracts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +221,8 @@ class FlowView:
     pressure: float | None = None
     """Net aggressor volume share over the last minute: -1 (all sells) .. +1 (all buys)."""
     extra: dict[str, str] = field(default_factory=dict)
+    engine: FlowAnalytics | None = None
+    """The engine's order flow (events, level rates, detectors); None before the bridge has one."""
 
 
 class ViewSource(Protocol):
@@ -234,6 +244,112 @@ class ViewSource(Protocol):
         """The connection's state."""
         ...
 
+    def queue_lines(self, symbol: str) -> list[QueueLine]:
+        """Own open orders of ``symbol``: queue position, quantity ahead and behind, P(fill)."""
+        ...
+
+    def hypothetical(self, symbol: str, side: str, price: str, qty: Decimal) -> QueueLine | None:
+        """A new order of ``qty`` at ``price`` now: where it would queue and its P(fill)."""
+        ...
+
+    def costs(self, symbol: str, qty_lots: int) -> tuple[CostView | None, CostView | None]:
+        """The execution cost of buying and of selling ``qty_lots`` at market now."""
+        ...
+
+    def book_stats(self, symbol: str) -> BookStatsView | None:
+        """Imbalance and pressure of ``symbol``'s book."""
+        ...
+
     def monotonic(self) -> float:
         """The clock the views are computed with."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLine:
+    """One own order's (or the cursor's hypothetical order's) place in the queue and its P(fill).
+
+    ``order_id`` is None for the hypothetical order at the ladder cursor;
+    ``price`` is written as the ladder writes prices; ``p30`` is P(fill within
+    30 s) once an estimate has finished (the ladder's Own column shows it).
+    """
+
+    order_id: str | None
+    price: str
+    head: str
+    queue: str
+    fill: str
+    p30: float | None = None
+    level: str = ""
+    """The level's add, cancel and fill rates (the cursor's line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CostView:
+    """What a market order of ``requested`` lots would cost now (``side`` is the taker's side).
+
+    ``worst_ticks`` is the last price it would reach (the depth chart marks it);
+    ``source`` is ``"l3"`` (order by order, own orders excluded) or ``"l2"``.
+    """
+
+    side: str
+    source: str
+    requested: int
+    filled: int
+    worst_ticks: int | None
+    vwap: str | None
+    slippage_mid_bps: str
+    slippage_best_bps: str
+    levels: int
+    orders: int | None
+
+    @property
+    def complete(self) -> bool:
+        """False when the visible book is too thin for the whole size."""
+        return self.filled >= self.requested
+
+
+@dataclass(frozen=True, slots=True)
+class BookStatsView:
+    """Imbalance and pressure over the top ``levels`` (see ``engine.analytics``)."""
+
+    levels: int
+    imbalance: float
+    bid_vwap: str | None
+    ask_vwap: str | None
+    microprice: str | None
+    pressure: float
+    signal: str
+
+
+@dataclass(frozen=True, slots=True)
+class LevelRateView:
+    """Adds, cancels and fills per second at one level (level3), with their counts."""
+
+    side: str
+    price: str
+    adds: str
+    cancels: str
+    fills: str
+    n_adds: int
+    n_cancels: int
+    n_fills: int
+
+
+@dataclass(frozen=True, slots=True)
+class FlowAnalytics:
+    """The engine's order flow of one symbol, as the flow screen draws it (``engine.orderflow``).
+
+    ``events`` newest first; ``trades`` is ``(price, bought, sold)`` exactly,
+    highest price first; ``l3`` says whether per-order analytics (rates,
+    icebergs, spoofs) are available.
+    """
+
+    version: int
+    events: tuple[FlowEvent, ...]
+    rates: tuple[LevelRateView, ...]
+    trades: tuple[tuple[Decimal, Decimal, Decimal], ...]
+    large: str | None
+    icebergs: int
+    spoofs: int
+    l3: bool

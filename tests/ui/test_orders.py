@@ -69,6 +69,15 @@ async def test_place_amend_cancel_and_fill_from_the_keyboard(exchange: Exchange)
         (placed,) = open_orders(exchange)
         assert placed.side == 0 and placed.qty == 1_000_000 and placed.price == int(Decimal(price) * 10)
         await wait_for(pilot, lambda: any(r.own.startswith("B 0.01") for r in ladder._rows), 5, "own column")
+        # The queue read-out under the ladder lists it (no level3 here: an L2 estimate of the queue).
+        from havterm.widgets.queue import queue_panel_lines
+
+        def readout() -> str:
+            own, cursor = app.screen._queue  # type: ignore[attr-defined]
+            return "\n".join(t.plain for t in queue_panel_lines(own, cursor, 200, 10))
+
+        await wait_for(pilot, lambda: f"BUY 0.01 @ {price}" in readout(), 5, "the queue read-out")
+        assert "ahead (L2 estimate)" in readout()
         # The orders panel lists it; amend to 0.02, then cancel it.
         await pilot.press("o")
         await wait_for(pilot, lambda: isinstance(app.screen, OrdersScreen), 5)

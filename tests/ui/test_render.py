@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -10,12 +11,31 @@ from rich.console import Console
 
 from havterm.screens.help import key_label, keys_table
 from havterm.widgets.analytics import FlowStats
-from havterm.widgets.depth import DepthChart, fill_cost
-from havterm.widgets.flow import at_price_lines, event_lines, gauge, tape_lines, volume_lines
+from havterm.widgets.depth import DepthChart
+from havterm.widgets.flow import (
+    at_price_lines,
+    event_lines,
+    gauge,
+    level_rate_lines,
+    tape_lines,
+    volume_lines,
+)
 from havterm.widgets.grid import grid_row, render_grid_row, sparkline
 from havterm.widgets.ladder import GROUP_STEPS, LadderModel, Row, group_levels, render_row
 from havterm.widgets.status import badge, status_text
-from havterm.widgets.views import BookView, ConnView, SymbolView, TradeView, fmt_qty, fmt_units
+from havterm.widgets.views import (
+    BookStatsView,
+    BookView,
+    ConnView,
+    CostView,
+    FlowAnalytics,
+    FlowEvent,
+    LevelRateView,
+    SymbolView,
+    TradeView,
+    fmt_qty,
+    fmt_units,
+)
 
 
 def book(version: int = 1, **kw: object) -> BookView:
@@ -106,19 +126,23 @@ def test_ladder_row_text() -> None:
     assert len(ask) == 80 and ask.index("63000.0") < ask.index("0.7")
 
 
-def test_fill_cost_walks_the_book_exactly() -> None:
+def test_depth_chart_marks_the_engines_execution_cost() -> None:
     b = book()
-    buy = fill_cost(b, "buy", 20000000)
-    assert buy is not None and buy.complete
-    assert buy.worst_ticks == 630004
-    assert buy.avg_ticks == pytest.approx((10000000 * 630000 + 10000000 * 630004) / 20000000)
-    too_big = fill_cost(b, "sell", 10**12)
-    assert too_big is not None and not too_big.complete and too_big.filled == 175000001
-    lines = DepthChart(b, 0, 20000000).lines(100, 20)
+    buy = CostView("buy", "l3", 20000000, 20000000, 630004, "63000.200", "0.05", "0.03", 2, 3)
+    thin = CostView("sell", "l2", 10**12, 175000001, 629901, "62998.900", "-1.23", "-0.17", 4, None)
+    stats = BookStatsView(10, 0.62, "62998.70", "63001.10", "62999.71", 0.41, "buy")
+    chart = DepthChart(b, 0, 20000000, None, (buy, thin), stats)
+    lines = chart.lines(140, 20)
     text = "\n".join(x.plain for x in lines)
-    assert len(lines) == 20 and "mid 62999.5" in text and "worst 63000.4" in text
-    assert "only" in "\n".join(x.plain for x in DepthChart(b, 0, 10**12).lines(100, 20))
+    assert len(lines) == 20 and "mid 62999.5" in text
+    assert "VWAP 63000.200  worst 63000.4  0.05 bps vs mid, 0.03 vs best  2 levels, 3 orders (L3)" in text
+    assert "worst 62990.1" in text and "(only 1.75000001 visible)" in text and "4 levels (L2)" in text
+    assert "imbalance +0.62 over 10 levels  pressure +0.41 BUY  microprice 62999.71" in text
+    # The worst prices are marked in the plot: the buy's at 63000.4 is right of the mid.
+    plot = [x.plain for x in lines[:15]]
+    assert any("┊" in row[row.index("│") :] for row in plot if "│" in row)
     assert "waiting" in DepthChart(None, 0, 1).lines(80, 10)[0].plain
+    assert "waiting for the engine" in "\n".join(x.plain for x in DepthChart(b, 0, 1).lines(100, 20))
 
 
 def trades() -> tuple[TradeView, ...]:
@@ -136,26 +160,36 @@ def test_flow_stats_and_tape() -> None:
     v = fs.view()
     assert len(v.buy_vol) == 40 and sum(v.buy_vol) + sum(v.sell_vol) == pytest.approx(3.9 + 5.0)
     assert v.large_qty is not None and v.large_qty <= Decimal("5.0")
-    assert v.at_price[0][0] == Decimal("104.0")
     fs.add_trades(trades())  # already seen: nothing changes
     assert fs.view() is v
     tape = [x.plain for x in tape_lines(trades(), Decimal("1"), 50, 50)]
     big = next(x for x in tape if "5.0" in x)
     assert "◆" in big and "BUY" in big and big.startswith("10:00:07.250")
     assert volume_lines(v.buy_vol, v.sell_vol, 60, 9)[0].plain.startswith("vol/s")
-    ap = [x.plain for x in at_price_lines(v.at_price, Decimal("102.0"), 60, 10)]
+    at_price = ((Decimal("104.0"), 1.0, 0.5), (Decimal("102.0"), 0.2, 0.0), (Decimal("100.0"), 0.0, 3.0))
+    ap = [x.plain for x in at_price_lines(at_price, Decimal("102.0"), 60, 10)]
     assert any("◀ last" in x and "102.0" in x for x in ap)
     assert "+0.50" in gauge("imbalance", 0.5, 40).plain
     assert "none yet" in event_lines((), 40, 5)[1].plain
 
 
-def test_flow_stats_book_events() -> None:
-    fs = FlowStats()
-    fs.add_book(book(1), "10:00:00")
-    bigger = book(2, bids=((629990, 150000000), (629985, 900000000), *book().bids[2:]))
-    fs.add_book(bigger, "10:00:01")
-    ev = fs.view().events
-    assert ev and ev[0].side == "bid" and ev[0].kind == "grew" and ev[0].price == "62998.5"
+def test_engine_flow_events_and_level_rates_render() -> None:
+    events = (
+        FlowEvent("10:00:02", "bid", "spoof?", "62998.5", "9 1.5s"),
+        FlowEvent("10:00:01", "ask", "iceberg", "63000.0", "4× 0.4"),
+        FlowEvent("10:00:00", "bid", "best", "62999.0", "from 62998.9"),
+    )
+    lines = [x.plain for x in event_lines(events, 80, 10, "1.5")]
+    assert lines[0] == "order flow (large ≥ 1.5)"
+    assert lines[1].startswith("10:00:02 bid spoof?") and lines[1].endswith("62998.5 9 1.5s")
+    assert "iceberg" in lines[2] and "from 62998.9" in lines[3]
+    rates = (LevelRateView("bid", "62999.0", "0.5", "0.1", "0.2", 3, 1, 2),)
+    flow = FlowAnalytics(1, events, rates, (), "1.5", 2, 1, True)
+    text = [x.plain for x in level_rate_lines(flow, 80, 10)]
+    assert text[1] == "icebergs 2   spoof candidates 1"
+    assert text[3].split() == ["bid", "62999.0", "0.5", "0.1", "0.2"]
+    no_l3 = level_rate_lines(replace(flow, l3=False), 80, 10)
+    assert "no order-by-order (level3) feed here" in no_l3[1].plain
 
 
 def test_grid_row_and_sparkline() -> None:
