@@ -174,7 +174,11 @@ def render_grid_row(row: GridRow | None, width: int, futures: bool = False) -> T
     cols = columns_for(width, futures)
     if row is None:
         for name, w in cols:
-            text.append((name.ljust(w) if name in _LEFT else name.rjust(w)) + " ", HEAD)
+            if name in _LEFT:
+                text.append(name.ljust(w) + " ", HEAD)
+            else:  # padding first and apart, as in the rows below
+                text.append(" " * max(0, w - len(name)), HEAD)
+                text.append(name + " ", HEAD)
         text.append("Trend", HEAD)
         text.truncate(width, pad=True)
         return text
@@ -184,6 +188,7 @@ def render_grid_row(row: GridRow | None, width: int, futures: bool = False) -> T
         "Imb": row.imbalance, "Msg/s": row.rate, "p50 ms": row.latency, "Book": row.state, "Age s": row.age,
         "Fund %/h": row.funding, "Basis": row.basis, "OI": row.open_interest,
     }  # fmt: skip
+    prev = base
     for name, w in cols:
         value = values[name]
         style = base
@@ -197,7 +202,14 @@ def render_grid_row(row: GridRow | None, width: int, futures: bool = False) -> T
             style = base + (UP if row.funding_up else DOWN)
         elif name == "Age s":
             style = base + DIM
-        text.append((value.ljust(w) if name in _LEFT else value.rjust(w)) + " ", style)
+        if name in _LEFT:
+            text.append(value.ljust(w) + " ", style)
+        else:
+            # The padding joins the previous cell's run: SVG viewers drop a run's leading spaces,
+            # which shifted right-aligned numbers in the screenshots (terminals are unaffected).
+            text.append(" " * max(0, w - len(value)), prev)
+            text.append(value + " ", style)
+        prev = style
     text.append(row.spark, base + Style(color="#7fb2ff"))
     text.truncate(width, pad=True)
     text.stylize(base)
