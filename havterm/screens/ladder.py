@@ -151,7 +151,9 @@ class LadderScreen(BaseScreen):
                     )
                 )
 
-        self.app.push_screen(OrderTicket(side, self.symbol, self.ladder.model.cursor_price), done)
+        # The last size sent on this symbol is filled in (the read-out below the ladder assumes it too).
+        qty = self.ticket_qty.get(self.symbol, "")
+        self.app.push_screen(OrderTicket(side, self.symbol, self.ladder.model.cursor_price, qty), done)
 
     def _repaint(self) -> None:
         # Keys repaint at once instead of waiting for the next frame: keystroke latency matters.

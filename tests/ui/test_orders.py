@@ -78,6 +78,13 @@ async def test_place_amend_cancel_and_fill_from_the_keyboard(exchange: Exchange)
 
         await wait_for(pilot, lambda: f"BUY 0.01 @ {price}" in readout(), 5, "the queue read-out")
         assert "ahead (L2 estimate)" in readout()
+        # The next ticket on this symbol starts from the size just sent; escape sends nothing.
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderTicket), 5, "the second ticket")
+        assert app.screen.query_one("#qty", Input).value == "0.01"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, OrderTicket), 5, "the ticket closed")
+        assert len(open_orders(exchange)) == 1
         # The orders panel lists it; amend to 0.02, then cancel it.
         await pilot.press("o")
         await wait_for(pilot, lambda: isinstance(app.screen, OrdersScreen), 5)
