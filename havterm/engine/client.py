@@ -25,13 +25,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from havterm.engine.book import BookState, L2Book
 from havterm.engine.credentials import Credentials, CredentialsError
 from havterm.engine.events import Event
 from havterm.engine.market import MarketEngine
 from havterm.engine.protocol import Session, SessionConfig, SessionEvent, Subscription
+from havterm.engine.queries import MarketQueries
 from havterm.engine.rest import RestError, get_ws_token
-from havterm.engine.state import MarketState, SymbolState
+from havterm.engine.state import MarketState
 from havterm.engine.transport import AuthError, Backoff, CircuitBreaker, TokenProvider, Transport
 
 KRAKEN_WS = "wss://ws.kraken.com/v2"
@@ -163,7 +163,7 @@ class ClientConfig:
     private: Sequence[str] = ()  # "executions", "balances" on the authenticated endpoint
 
 
-class KrakenClient:
+class KrakenClient(MarketQueries):
     """A self-healing Kraken v2 market-data client (public endpoint)."""
 
     def __init__(self, config: ClientConfig | None = None, state: MarketState | None = None) -> None:
@@ -366,46 +366,6 @@ class KrakenClient:
                 cb(ev)
             for stream in self._streams:
                 stream.put(ev)
-
-    # ------------------------------------------------------------------ queries
-
-    def symbol_state(self, symbol: str) -> SymbolState | None:
-        """Everything known about ``symbol``."""
-        return self.state.symbols.get(symbol)
-
-    def book(self, symbol: str) -> L2Book | None:
-        """The book of ``symbol`` only while it is SYNCED; never a stale or broken one."""
-        st = self.state.symbols.get(symbol)
-        if st is None or st.book is None or st.book_state is not BookState.SYNCED:
-            return None
-        return st.book
-
-    def best_bid(self, symbol: str) -> tuple[Decimal, Decimal] | None:
-        """Best bid ``(price, qty)`` of a synced book."""
-        book = self.book(symbol)
-        bb = book.best_bid() if book else None
-        return (book.price(bb[0]), book.qty(bb[1])) if book and bb else None
-
-    def best_ask(self, symbol: str) -> tuple[Decimal, Decimal] | None:
-        """Best ask ``(price, qty)`` of a synced book."""
-        book = self.book(symbol)
-        ba = book.best_ask() if book else None
-        return (book.price(ba[0]), book.qty(ba[1])) if book and ba else None
-
-    def spread(self, symbol: str) -> Decimal | None:
-        """Best ask minus best bid of a synced book."""
-        book = self.book(symbol)
-        return book.spread() if book else None
-
-    def mid(self, symbol: str) -> Decimal | None:
-        """Mid price of a synced book."""
-        book = self.book(symbol)
-        return book.mid() if book else None
-
-    def book_state(self, symbol: str) -> BookState | None:
-        """SYNCED, RESYNCING, STALE, DISABLED or AWAITING_SNAPSHOT."""
-        st = self.state.symbols.get(symbol)
-        return st.book_state if st else None
 
     def stats(self) -> dict[str, Any]:
         """Counters for ``havterm tail --stats`` and the README."""

@@ -23,10 +23,9 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any, Literal
 
-from havterm.engine.book import BookState, L2Book
+from havterm.engine.book import BookState
 from havterm.engine.client import ClientConfig, ClientEvent, EventStream, KrakenClient, Overflow
 from havterm.engine.events import Trade, TradeMessage
 from havterm.engine.futures import (
@@ -44,6 +43,7 @@ from havterm.engine.futures import (
 from havterm.engine.futures_client import FuturesClient
 from havterm.engine.market import MarketEngine
 from havterm.engine.protocol import BookIntegrity, Phase, Session, StateChange
+from havterm.engine.queries import MarketQueries
 from havterm.engine.state import MarketState, SymbolState
 
 WORST_FIRST = (
@@ -177,7 +177,7 @@ class FuturesFold:
                 st.touch(now)
 
 
-class MarketClient:
+class MarketClient(MarketQueries):
     """Spot v2 and Futures v1 behind the Spot client's contract; see the module docstring."""
 
     def __init__(
@@ -391,46 +391,6 @@ class MarketClient:
                 self._streams.remove(stream)
             if self.spot is not None:
                 self.spot.detach(stream)
-
-    # ------------------------------------------------------------------ queries
-
-    def symbol_state(self, symbol: str) -> SymbolState | None:
-        """Everything known about ``symbol``."""
-        return self.state.symbols.get(symbol)
-
-    def book(self, symbol: str) -> L2Book | None:
-        """The book of ``symbol`` only while it is SYNCED (a ``FuturesL2Book`` for a product)."""
-        st = self.state.symbols.get(symbol)
-        if st is None or st.book is None or st.book_state is not BookState.SYNCED:
-            return None
-        return st.book
-
-    def book_state(self, symbol: str) -> BookState | None:
-        """SYNCED, RESYNCING, STALE, DISABLED or AWAITING_SNAPSHOT."""
-        st = self.state.symbols.get(symbol)
-        return st.book_state if st else None
-
-    def best_bid(self, symbol: str) -> tuple[Decimal, Decimal] | None:
-        """Best bid ``(price, qty)`` of a synced book."""
-        book = self.book(symbol)
-        bb = book.best_bid() if book else None
-        return (book.price(bb[0]), book.qty(bb[1])) if book and bb else None
-
-    def best_ask(self, symbol: str) -> tuple[Decimal, Decimal] | None:
-        """Best ask ``(price, qty)`` of a synced book."""
-        book = self.book(symbol)
-        ba = book.best_ask() if book else None
-        return (book.price(ba[0]), book.qty(ba[1])) if book and ba else None
-
-    def mid(self, symbol: str) -> Decimal | None:
-        """Mid price of a synced book."""
-        book = self.book(symbol)
-        return book.mid() if book else None
-
-    def spread(self, symbol: str) -> Decimal | None:
-        """Best ask minus best bid of a synced book."""
-        book = self.book(symbol)
-        return book.spread() if book else None
 
     def stats(self) -> dict[str, Any]:
         """The Spot client's counters, with the Futures client's under ``futures``."""
