@@ -43,6 +43,7 @@ from havterm.engine.fillprob import (
     prepare_own,
     run_race,
 )
+from havterm.engine.fixed import format_units
 from havterm.engine.futures import is_futures_symbol
 from havterm.engine.integrity import BookState
 from havterm.engine.orderflow import OrderFlowTracker
@@ -389,8 +390,7 @@ class AnalyticsController:
             last = self._last_hyp.get((symbol, side, lots))
             if last is not None and now - last[0] < 2 * REFRESH_S:
                 # The book moved under the cursor: say which price the newest estimate was for.
-                at_price = Decimal(last[1]).scaleb(-where[1])
-                fill = f"{estimate_text(last[2])} (for {at_price:f}, {now - last[0]:.0f}s ago)"
+                fill = f"{estimate_text(last[2])} (for {_price(last[1], where[1])}, {now - last[0]:.0f}s ago)"
         return QueueLine(None, price, head, queue, fill, p30, rates)
 
     # ------------------------------------------------------------------ fill probabilities (background)
@@ -608,7 +608,8 @@ def _snapshot_of(book: Any) -> BookMessage:
 
 
 def _price(ticks: int | None, pp: int) -> str:
-    return "-" if ticks is None else f"{Decimal(ticks).scaleb(-pp):f}"
+    """Ticks as the ladder writes prices (``None``: a side that was empty)."""
+    return "-" if ticks is None else format_units(ticks, pp)
 
 
 def _flow_event(ev: Any, now: float, wall_now: float, pp: int, qp: int) -> FlowEvent:

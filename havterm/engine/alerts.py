@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from havterm.engine.analytics import imbalance_ratio, pressure_value
 from havterm.engine.book import BookState, L2Book
 from havterm.engine.futures import is_futures_symbol
 from havterm.engine.state import MarketState, SymbolState
@@ -592,12 +593,7 @@ class AlertEngine:
         self, rule: Rule, rs: _RuleState, sym: str, st: SymbolState | None, now: float, inp: AlertInputs
     ) -> tuple[str, str] | None:
         book = _synced_book(st)
-        ratio: float | None = None
-        if book is not None:
-            # The same ratio as analytics.imbalance(): (bid - ask) / (bid + ask) over the top levels.
-            b = sum(q for _, q in book.bids(rule.depth))
-            a = sum(q for _, q in book.asks(rule.depth))
-            ratio = (b - a) / (b + a) if b + a else None
+        ratio = imbalance_ratio(book, rule.depth) if book is not None else None
         above = rule.kind == "imbalance_above"
         if not self._level(rule, rs, now, ratio, above):
             return None
@@ -609,12 +605,7 @@ class AlertEngine:
         self, rule: Rule, rs: _RuleState, sym: str, st: SymbolState | None, now: float, inp: AlertInputs
     ) -> tuple[str, str] | None:
         book = _synced_book(st)
-        value: float | None = None
-        if book is not None:
-            # analytics.pressure(): level i weighs 1 / (1 + i), so size near the touch counts most.
-            bw = sum(q / (1 + i) for i, (_, q) in enumerate(book.bids(rule.depth)))
-            aw = sum(q / (1 + i) for i, (_, q) in enumerate(book.asks(rule.depth)))
-            value = (bw - aw) / (bw + aw) if bw + aw else None
+        value = pressure_value(book, rule.depth) if book is not None else None
         above = rule.kind == "pressure_above"
         if not self._level(rule, rs, now, value, above):
             return None

@@ -237,6 +237,29 @@ class Imbalance:
     microprice: Decimal | None
 
 
+def _ratio(b: float, a: float) -> float | None:
+    return (b - a) / (b + a) if b + a else None
+
+
+def imbalance_ratio(book: L2Book, levels: int = 10) -> float | None:
+    """``(bid lots - ask lots) / (bid lots + ask lots)`` over ``levels`` levels; None for an empty book.
+
+    Just the ratio (what an alert rule checks every frame), without ``imbalance``'s exact VWAPs.
+    """
+    return _ratio(sum(q for _, q in book.bids(levels)), sum(q for _, q in book.asks(levels)))
+
+
+def pressure_value(book: L2Book, levels: int = 10) -> float | None:
+    """The ``pressure`` value alone (level i weighs ``1 / (1 + i)``); None for an empty book."""
+    return _ratio(*_pressure_weights(book, levels))
+
+
+def _pressure_weights(book: L2Book, levels: int) -> tuple[float, float]:
+    bw = sum(q / (1 + i) for i, (_, q) in enumerate(book.bids(levels)))
+    aw = sum(q / (1 + i) for i, (_, q) in enumerate(book.asks(levels)))
+    return bw, aw
+
+
 def imbalance(book: L2Book, levels: int = 10) -> Imbalance:
     """Imbalance ratio, side VWAPs and the microprice over ``levels`` levels."""
     bids, asks = book.bids(levels), book.asks(levels)
@@ -249,8 +272,7 @@ def imbalance(book: L2Book, levels: int = 10) -> Imbalance:
     if bids and asks:
         (pb, qb), (pa, qa) = bids[0], asks[0]
         micro = _div(pb * qa + pa * qb, qa + qb, pp)
-    ratio = (b - a) / (b + a) if b + a else 0.0
-    return Imbalance(levels, b, a, ratio, bid_vwap, ask_vwap, micro)
+    return Imbalance(levels, b, a, _ratio(b, a) or 0.0, bid_vwap, ask_vwap, micro)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,9 +296,8 @@ class Pressure:
 
 def pressure(book: L2Book, levels: int = 10) -> Pressure:
     """The book-pressure signal over ``levels`` levels (see ``Pressure`` for the thresholds)."""
-    bw = sum(q / (1 + i) for i, (_, q) in enumerate(book.bids(levels)))
-    aw = sum(q / (1 + i) for i, (_, q) in enumerate(book.asks(levels)))
-    value = (bw - aw) / (bw + aw) if bw + aw else 0.0
+    bw, aw = _pressure_weights(book, levels)
+    value = _ratio(bw, aw) or 0.0
     signal: Literal["buy", "sell", "neutral"] = (
         "buy" if value >= PRESSURE_BUY else "sell" if value <= PRESSURE_SELL else "neutral"
     )

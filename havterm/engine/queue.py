@@ -856,21 +856,7 @@ class QueueTracker:
         price is now. Absolute prices would count, after the price moved
         towards us, every add made up there as if it were still to come.
         """
-        best = self._best[side]
-        if best is None:
-            return 0.0
-        mine = best - price_ticks if side == "buy" else price_ticks - best
-        start = self.started if self.started is not None else now
-        lo = max(now - window, start)
-        elapsed = now - lo
-        lots = sum(
-            r[3]
-            for (s, _), f in self._flows.items()
-            if s == side
-            for r in f.recs
-            if r[2] == _ADD and r[1] >= lo and r[4] < mine
-        )
-        return lots / elapsed if elapsed > 0 else 0.0
+        return self.race_data(side, price_ticks, now, (window,))[0].inflow
 
     def tape(self, maker_side: str, now: float, window: float) -> tuple[list[int], float]:
         """Sizes (lots) of taker orders that hit ``maker_side`` in the window, and the window's real length.
@@ -878,39 +864,13 @@ class QueueTracker:
         Each entry is one trade message's prints on that side summed: a market
         order that sweeps three makers is one arrival of their total, not three.
         """
-        start = self.started if self.started is not None else now
-        lo = max(now - window, start)
-        sizes = [lots for t, lots in self._tape[maker_side] if t >= lo]
-        return sizes, max(0.0, now - lo)
-
-    def tape_times(self, maker_side: str, now: float, window: float) -> tuple[list[float], list[int], float]:
-        """Like ``tape``, with each arrival's time from the window's start (for replaying the flow)."""
-        start = self.started if self.started is not None else now
-        lo = max(now - window, start)
-        arr = [(t - lo, lots) for t, lots in self._tape[maker_side] if t >= lo]
-        return [t for t, _ in arr], [x for _, x in arr], max(0.0, now - lo)
+        d = self.race_data(maker_side, 0, now, (window,))[0]  # the price does not change the tape
+        return list(d.takers), d.elapsed_s
 
     def history(self, side: str, now: float, window: float) -> FlowHistory:
         """The window's taker arrivals, adds and touch moves on ``side``, for replaying (see fillprob)."""
-        start = self.started if self.started is not None else now
-        lo = max(now - window, start)
-        takers = [(t - lo, x) for t, x in self._tape[side] if t >= lo]
-        adds = sorted(
-            (r[1] - lo, p, r[3])
-            for (s, p), f in self._flows.items()
-            if s == side
-            for r in f.recs
-            if r[2] == _ADD and r[1] >= lo
-        )
-        touch: list[tuple[float, int]] = []
-        for t, p in self._touches[side]:
-            if t <= lo or not touch:
-                touch = [(0.0, p)] if t <= lo else [(0.0, p), (t - lo, p)]
-            else:
-                touch.append((t - lo, p))
-        if not touch and self._best[side] is not None:
-            touch = [(0.0, self._best[side])]  # type: ignore[list-item]
-        return FlowHistory(side, max(0.0, now - lo), takers, adds, touch, self._best[side])
+        best = self._best[side]
+        return self.race_data(side, best if best is not None else 0, now, (window,))[0].history
 
     def side_snapshot(self, side: str, now: float) -> SideSnapshot:
         """One side's records, tape and touch moves, copied (C-speed copies): safe to read on a thread."""
