@@ -52,7 +52,6 @@ import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
@@ -61,7 +60,8 @@ import numpy.typing as npt
 from havterm.engine.book import L2Book
 from havterm.engine.events import BookMessage, Level, Trade, TradeMessage
 from havterm.engine.fixed import rescale
-from havterm.engine.queue import FlowHistory, QueueTracker, SideSnapshot, decimal_units, race_data_of
+from havterm.engine.prints import maker_prints
+from havterm.engine.queue import FlowHistory, QueueTracker, SideSnapshot, race_data_of
 
 HORIZONS: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
 """Default horizons (seconds) of P(fill within T)."""
@@ -575,7 +575,6 @@ class _L2Order:
     front: float  # estimated lots ahead at our price
     traded: int  # lots printed at our price since the last depth update
     filled: bool = False
-    price_dec: Decimal | None = None  # our price as the trade channel writes it, for comparisons
 
 
 class L2QueueEstimator:
@@ -610,7 +609,8 @@ class L2QueueEstimator:
         # Per side: (t, price, change in lots, ticks behind the touch before the message).
         self._changes: dict[str, deque[tuple[float, int, int, int]]] = {"buy": deque(), "sell": deque()}
         self._tape: dict[str, deque[tuple[float, int]]] = {"buy": deque(), "sell": deque()}
-        self._prints: dict[str, deque[tuple[float, Decimal, Decimal]]] = {"buy": deque(), "sell": deque()}
+        # Per side: (t, price ticks, lots) taken at one price by one trade message.
+        self._prints: dict[str, deque[tuple[float, int, int]]] = {"buy": deque(), "sell": deque()}
         self._best: dict[str, int | None] = {"buy": None, "sell": None}
         self._count = 0
         self._mirror = True  # False once fed by ``consume``: sizes are read from the live book then
@@ -800,48 +800,37 @@ class L2QueueEstimator:
             dq.popleft()
 
     def on_trades(self, trades: Iterable[Trade], now: float) -> None:
-        """Take public trades: prints at our price advance us; prints through it fill us.
-
-        Prints are kept as their exact ``Decimal`` price and size and turned into
-        ticks and lots only at query time: on the hot path a conversion costs
-        more than everything else a print needs.
-        """
+        """Take public trades: prints at our price advance us; prints through it fill us."""
         book = self.book
         if book is None:
             return
-        pp, qp = book.price_precision, book.qty_precision
-        symbol = self.symbol
         prints = self._prints
         orders = self._orders
-        taken: dict[str, Decimal] = {}
-        for tr in trades:
-            if tr.symbol != symbol:
-                continue
-            maker = "sell" if tr.side == "buy" else "buy"
-            qty = tr.qty
-            taken[maker] = taken[maker] + qty if maker in taken else qty
-            px = tr.price
-            prints[maker].append((now, px, qty))
+        taken_buy = taken_sell = 0
+        rows = maker_prints(trades, self.symbol, book.price_precision, book.qty_precision)
+        for maker, price, lots, _, _ in rows:
+            if maker == "buy":
+                taken_buy += lots
+            else:
+                taken_sell += lots
+            prints[maker].append((now, price, lots))
             if orders:
                 for o in orders.values():
                     if o.side != maker:
                         continue
-                    mine = o.price_dec
-                    if mine is None:
-                        mine = o.price_dec = Decimal(o.price).scaleb(-pp)
-                    if (px < mine) if maker == "buy" else (px > mine):
+                    if (price < o.price) if maker == "buy" else (price > o.price):
                         o.front = -float(o.lots)  # a print through our price: we were filled
                         o.filled = True
-                    elif px == mine:
-                        lots = decimal_units(qty, qp)
+                    elif price == o.price:
                         o.front -= lots
                         o.traded += lots
         edge = now - self.window_s
-        for side, qty in taken.items():
-            self._push(self._tape[side], now, decimal_units(qty, qp))
-            dq = prints[side]
-            while dq[0][0] < edge:
-                dq.popleft()
+        for side, lots in (("buy", taken_buy), ("sell", taken_sell)):
+            if lots:
+                self._push(self._tape[side], now, lots)
+                dq = prints[side]
+                while dq[0][0] < edge:
+                    dq.popleft()
 
     def side_snapshot(self, side: str, now: float) -> L2SideSnapshot:
         """One side's logs and level sizes, copied (C-speed): safe to read on a worker thread."""
@@ -928,8 +917,9 @@ class L2SideSnapshot:
     """A copy of what an ``L2QueueEstimator`` knows of one side, for computing on another thread.
 
     ``tape``: ``(t, lots)`` taker arrivals; ``changes``: ``(t, price, change in
-    lots, ticks behind the touch)``; ``prints``: ``(t, price, qty)`` as the
-    trade channel wrote them; ``resting``: lots on the side now.
+    lots, ticks behind the touch)``; ``prints``: ``(t, price ticks, lots)``
+    taken from this side at one price by one trade message; ``resting``: lots
+    on the side now.
     """
 
     side: str
@@ -938,7 +928,7 @@ class L2SideSnapshot:
     resting: int
     tape: tuple[tuple[float, int], ...]
     changes: tuple[tuple[float, int, int, int], ...]
-    prints: tuple[tuple[float, Decimal, Decimal], ...]
+    prints: tuple[tuple[float, int, int], ...]
     price_precision: int
     qty_precision: int
 
@@ -954,12 +944,9 @@ def _l2_flow(snap: L2SideSnapshot, now: float, window: float) -> tuple[list[int]
         if t >= lo and d < 0:
             down[p] = down.get(p, 0) - d
     if down:
-        pp, qp = snap.price_precision, snap.qty_precision
-        for t, px, qty in snap.prints:
-            if t >= lo:
-                p = decimal_units(px, pp)
-                if p in down:
-                    down[p] -= decimal_units(qty, qp)
+        for t, p, lots in snap.prints:
+            if t >= lo and p in down:
+                down[p] -= lots
     cut = sum(x for x in down.values() if x > 0)
     resting = snap.resting
     kappa = cut / elapsed / resting if elapsed > 0 and resting else 0.0

@@ -6,7 +6,6 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, ClassVar, Final
 
 from havterm.engine.analytics import aggregate
@@ -16,7 +15,8 @@ from havterm.engine.events import BookMessage, L3Order, Level, Level3Message, Tr
 from havterm.engine.fixed import rescale
 from havterm.engine.integrity import BookState
 from havterm.engine.l3 import L3Book, _L3Side
-from havterm.engine.queue import _EXACT, Dynamics, QueueTracker, decimal_units
+from havterm.engine.prints import maker_prints
+from havterm.engine.queue import Dynamics, QueueTracker
 
 LARGE_MULT: Final = 10
 """Adaptive "large": this many times the median size of one book change (see ``OrderFlowTracker``)."""
@@ -414,7 +414,6 @@ class OrderFlowTracker:
         self._countdown = PRUNE_EVERY  # trade messages until the next sweep of per-price state
         # Trades: last print time per signed key, and the profile.
         self._print: dict[int, float] = {}
-        self._ticks: dict[Decimal, int] = {}  # trade price to ticks: prices repeat, conversions cost
         self._tape: deque[tuple[float, int, int, int]] = deque()  # (t, price ticks, bought, sold)
         self._trim_at = 0.0  # the time after which the oldest record leaves the profile
         self._bought: dict[int, int] = {}
@@ -797,7 +796,6 @@ class OrderFlowTracker:
     def _precision(self, pp: int, qp: int) -> None:
         if (pp, qp) != (self._pp, self._qp):
             self._pp, self._qp = pp, qp
-            self._ticks.clear()
 
     # ------------------------------------------------------------------ L3
 
@@ -977,66 +975,27 @@ class OrderFlowTracker:
             return  # no book yet: no precision to count ticks and lots in
         if self._pend and self._pend[0][0] < now:
             self._settle(now)
-        qp = self._qp
-        symbol = self.symbol
-        ticks = self._ticks
         tape = self._tape
         prints = self._print
         bought = self._bought
         sold = self._sold
         l3 = self._l3_on
-        queue = self.queue
-        shared = queue.last_prints if queue is not None else None
-        if (
-            shared is not None
-            and shared[0] is trades
-            and shared[1] == pp
-            and shared[2] == qp
-            and queue is not None
-            and queue.symbol == symbol
-        ):
-            # The queue tracker has just converted these very prints (summed per maker side and
-            # price, exactly): share that work. Each print still matches one delete (prints at
-            # two prices in one message are matched price by price, not print by print: their
-            # events, if any, may come in the other order).
-            for maker, tick, size, n in shared[3]:
-                if maker == "sell":  # a taker buy lifted an ask
-                    k = tick
-                    bought[tick] = bought.get(tick, 0) + size
-                    tape.append((now, tick, size, 0))
-                else:
-                    k = -tick
-                    sold[tick] = sold.get(tick, 0) + size
-                    tape.append((now, tick, 0, size))
-                prints[k] = now
-                if l3:
-                    for _ in range(n):
-                        self._matched(k, now)
-        else:
-            for tr in trades:
-                if tr.symbol != symbol:
-                    continue
-                px = tr.price
-                price = ticks.get(px)
-                if price is None:
-                    if len(ticks) > 4096:
-                        ticks.clear()
-                    price = ticks[px] = decimal_units(px, pp)
-                # decimal_units written out (a call costs as much as the conversion), exact as it is.
-                scaled = tr.qty.scaleb(qp, _EXACT)
-                lots = int(scaled)
-                if lots != scaled:
-                    lots = decimal_units(tr.qty, qp)  # raises: digits would be lost
-                if tr.side == "buy":  # lifts an ask
-                    k = price
-                    bought[price] = bought.get(price, 0) + lots
-                    tape.append((now, price, lots, 0))
-                else:  # hits a bid
-                    k = -price
-                    sold[price] = sold.get(price, 0) + lots
-                    tape.append((now, price, 0, lots))
-                prints[k] = now
-                if l3:
+        # One row per maker side and price (converted once per message, shared with the other
+        # trackers). Each print still matches one delete (prints at two prices in one message are
+        # matched price by price, not print by print: their events, if any, may come in the other
+        # order).
+        for maker, tick, size, n, _ in maker_prints(trades, self.symbol, pp, self._qp):
+            if maker == "sell":  # a taker buy lifted an ask
+                k = tick
+                bought[tick] = bought.get(tick, 0) + size
+                tape.append((now, tick, size, 0))
+            else:
+                k = -tick
+                sold[tick] = sold.get(tick, 0) + size
+                tape.append((now, tick, 0, size))
+            prints[k] = now
+            if l3:
+                for _ in range(n):
                     self._matched(k, now)
         if now > self._trim_at:
             self._trim(now)

@@ -22,12 +22,13 @@ import enum
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Context, Decimal, Inexact, Rounded
-from typing import Any, Final
+from typing import Final
 
 from havterm.engine.events import ExecutionsMessage, Level3Message, Trade
-from havterm.engine.fixed import PrecisionError, rescale
+from havterm.engine.fixed import rescale
 from havterm.engine.l3 import L3Book
+from havterm.engine.prints import decimal_units as decimal_units
+from havterm.engine.prints import maker_prints
 
 PRUNE_EVERY = 4096
 """Messages between sweeps of the shadow index for orders the book truncated away silently."""
@@ -236,22 +237,6 @@ def _summarise(recs: Iterable[_Rec], now: float, window: float, start: float) ->
     return Dynamics(window, max(0.0, now - lo), lots[0], lots[1], lots[2], count[0], count[1], count[2])
 
 
-_EXACT = Context(prec=60, traps=[Inexact, Rounded])
-
-
-def decimal_units(value: Decimal, precision: int) -> int:
-    """A ``Decimal`` price or quantity as integer units at ``precision``; raises if digits would be lost.
-
-    Five times faster than ``fixed.from_decimal`` (a scaleb and an int), which
-    matters on the trade path where every print carries two of these.
-    """
-    scaled = value.scaleb(precision, _EXACT)
-    units = int(scaled)
-    if units != scaled:
-        raise PrecisionError(f"{value} has more than {precision} decimals")
-    return units
-
-
 def _best(book: L3Book, side: str) -> int | None:
     """The best price of one side in O(1).
 
@@ -311,17 +296,6 @@ class QueueTracker:
         self._l3_raw: str | None = None  # the newest level3 timestamp
         self._touched: set[tuple[str, int]] = set()
         self._unplaced: dict[str, _Own] = {}  # tracked, not (or no longer) seen in the book
-        self._ticks: dict[Decimal, int] = {}  # print price -> ticks, at precision _ticks_pp
-        self._ticks_pp = -1
-        self.last_prints: tuple[object, int, int, list[tuple[str, int, int, int]]] | None = None
-        """The last ``on_trades`` call's prints, converted once for whoever else reads the same trades.
-
-        ``(trades, price_precision, qty_precision, [(maker side, price ticks, lots, prints)])``
-        with one row per maker side and price, in the order of their first print; ``trades`` is
-        the very object passed in (a reader checks it is reading the same message). The
-        conversion of a print is most of the cost of a trade message: ``OrderFlowTracker``
-        shares it instead of doing it again.
-        """
 
     # ------------------------------------------------------------------ own orders
 
@@ -645,40 +619,11 @@ class QueueTracker:
         grace = self.grace_s
         flows = self._flows
         symbol = self.symbol
-        # A sweep prints many makers at a few prices: sum the prints per (side, price) first, in
-        # Decimal (exact), and convert each sum once; that is most of the cost of a trade message.
-        agg: dict[tuple[str, Decimal], list[Any]] = {}
-        for tr in trades:
-            if tr.symbol != symbol:
-                continue
-            k = (tr.side, tr.price)
-            a = agg.get(k)
-            if a is None:
-                agg[k] = [tr.qty, 1, tr.timestamp]
-            else:
-                a[0] += tr.qty
-                a[1] += 1
         # One trade message is one taker order's prints: the tape keeps it as one arrival per side.
         taken_buy = taken_sell = 0
         l3_ts: str | None = None  # made only when a print needs it (a string rebuild per message)
-        ticks = self._ticks
-        if self._ticks_pp != pp:
-            ticks.clear()
-            self._ticks_pp = pp
         by_level = self._by_level
-        shared: list[tuple[str, int, int, int]] = []
-        self.last_prints = (trades, pp, qp, shared)
-        for (taker, px), (qty, prints, ts) in agg.items():
-            maker = "sell" if taker == "buy" else "buy"
-            # Prints repeat a few prices: a cached conversion is one hash instead of a scaleb.
-            price = ticks.get(px)
-            if price is None:
-                price = decimal_units(px, pp)
-                if len(ticks) >= 4096:
-                    ticks.clear()
-                ticks[px] = price
-            lots = decimal_units(qty, qp)
-            shared.append((maker, price, lots, prints))
+        for maker, price, lots, prints, ts in maker_prints(trades, symbol, pp, qp):
             if maker == "buy":
                 taken_buy += lots
             else:
