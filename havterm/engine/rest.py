@@ -54,9 +54,20 @@ class NonceSource:
 
 
 _nonces = NonceSource()
+_private = threading.Lock()
+"""Held from taking a nonce until the answer is in: Kraken refuses a nonce lower than one it has
+already seen for the key (``EAPI:Invalid nonce``), so two private calls in flight at once (the
+trading and the level3 connections each fetch a token) could arrive in the wrong order."""
 
 
 def _post_private(
+    base_url: str, path: str, creds: Credentials, params: dict[str, str], timeout_s: float
+) -> Any:
+    with _private:
+        return _send_private(base_url, path, creds, params, timeout_s)
+
+
+def _send_private(
     base_url: str, path: str, creds: Credentials, params: dict[str, str], timeout_s: float
 ) -> Any:
     nonce = _nonces()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from havterm.engine.book import BookState
@@ -41,6 +43,18 @@ async def test_token_from_rest_and_bad_keys() -> None:
         with pytest.raises(RestError) as err:
             await get_ws_token(ex.endpoints["rest"], wrong_secret)
         assert err.value.errors == ["EAPI:Invalid signature"]
+
+
+async def test_concurrent_token_requests_all_succeed() -> None:
+    # The trading and level3 connections fetch their tokens at the same moment; Kraken refuses a
+    # nonce lower than the last one it saw for the key, so the calls must reach it in nonce order.
+    async with Exchange(SimConfig(seed=1, market=False)) as ex:
+        results = await asyncio.gather(
+            *(get_ws_token(ex.endpoints["rest"], creds(ex)) for _ in range(12)), return_exceptions=True
+        )
+        errors = [str(r) for r in results if isinstance(r, BaseException)]
+        assert errors == []
+        assert len({r for r in results if isinstance(r, str)}) == 12
 
 
 async def test_level3_books_verify_and_match_the_l2_books() -> None:
