@@ -48,7 +48,15 @@ from havterm.engine.futures import is_futures_symbol
 from havterm.engine.integrity import BookState
 from havterm.engine.orderflow import OrderFlowTracker
 from havterm.engine.queue import QueueTracker, decimal_units
-from havterm.widgets.views import BookStatsView, CostView, FlowAnalytics, FlowEvent, LevelRateView, QueueLine
+from havterm.widgets.views import (
+    BookStatsView,
+    CostView,
+    FlowAnalytics,
+    FlowEvent,
+    LevelRateView,
+    QueueLine,
+    fmt_sig,
+)
 
 log = logging.getLogger("havterm.analytics")
 
@@ -86,15 +94,21 @@ class OwnOrder:
 
 
 def _rate(lots_per_s: float, qp: int) -> str:
-    """Lots per second as an amount per second to 3 significant digits (``0.0178/s``): a rate, not money."""
-    d = Decimal(round(lots_per_s)).scaleb(-qp)
-    return f"{float(d):.3g}/s" if d else "0/s"
+    """Lots per second as an amount per second to 3 significant digits (``0.0178/s``, ``0.0000561/s``)."""
+    return f"{fmt_sig(lots_per_s / 10**qp)}/s" if round(lots_per_s) else "0/s"
 
 
 def _amount(lots: int, qp: int) -> str:
     """Lots as an exact amount without trailing zeros (``0.0635``, ``0``)."""
     d = Decimal(lots).scaleb(-qp)
     return f"{d.normalize():f}" if d else "0"
+
+
+def _ahead_text(orders: int, lots: int, qp: int) -> str:
+    """``first in line``, or ``after 3 orders · 0.0519 ahead``: counts said in words, not as ``#3``."""
+    if not orders:
+        return "first in line"
+    return f"after {orders} order{'' if orders == 1 else 's'} · {_amount(lots, qp)} ahead"
 
 
 def _pct(p: float) -> str:
@@ -146,7 +160,6 @@ class AnalyticsController:
         self._asked: dict[EstimateKey, float] = {}
         self._job: asyncio.Future[Any] | None = None
         self._hyp_started = -1e18
-        self._last_hyp: dict[EstimateKey, tuple[float, int, FillEstimate]] = {}
         self._job_key: EstimateKey | None = None
         if not hasattr(client, "on"):
             return  # a recording: execution cost and book stats only, no live queues
@@ -283,6 +296,23 @@ class AnalyticsController:
         except Exception:  # a price finer than the book's precision: no queue for it
             return None
 
+    def _l2_queue(self, symbol: str, side: str, ticks: int) -> tuple[int, int] | None:
+        """``(lots at ticks, lots at better prices)`` on ``side`` of the L2 book; None past its window."""
+        book = self._book(symbol)
+        if book is None or book.state not in (BookState.SYNCED, BookState.STALE):
+            return None
+        levels = book.bids() if side == "buy" else book.asks()
+        buy = side == "buy"
+        if len(levels) >= book.depth and (ticks < levels[-1][0] if buy else ticks > levels[-1][0]):
+            return None
+        level = better = 0
+        for p, lots in levels:
+            if p == ticks:
+                level = lots
+            elif (p > ticks) if buy else (p < ticks):
+                better += lots
+        return level, better
+
     def orders_ahead(self, symbol: str, order_id: str) -> int | None:
         """Orders ahead of one of ours at its price (exact, level3 only); None when unknown."""
         tracker = self.trackers.get(symbol)
@@ -330,12 +360,11 @@ class AnalyticsController:
                 tracker = self.trackers.get(symbol)
                 pos = tracker.position(o.order_id) if tracker is not None else None
                 if pos is None:
+                    self._estimates.pop(key, None)  # made while it was in sight: no longer true
                     lines.append(QueueLine(o.order_id, price_text, head, "not in the level3 window", ""))
                     continue
-                queue = (
-                    f"#{pos.orders_ahead} in line · {_amount(pos.qty_ahead, qp)} ahead"
-                    f" · {_amount(pos.qty_behind, qp)} behind"
-                )
+                front = _ahead_text(pos.orders_ahead, pos.qty_ahead, qp)
+                queue = f"{front} · {_amount(pos.qty_behind, qp)} behind"
             else:
                 ahead = self.l2[symbol].ahead(o.order_id) if symbol in self.l2 else None
                 queue = "queue unknown" if ahead is None else f"≈{_amount(ahead, qp)} ahead (L2 estimate)"
@@ -362,7 +391,18 @@ class AnalyticsController:
         est = self._estimates.get(key)
         head = f"new {'BUY' if side == 'buy' else 'SELL'} {qty.normalize():f} @ {price}"
         tracker = self.trackers.get(symbol)
-        if tracker is not None and tracker.book is not None:
+        if tracker is not None and tracker.book is not None and not tracker.in_window(side, ticks):
+            # Past level3's deepest level the queue is out of its sight: the L2 book knows the size.
+            seen = self._l2_queue(symbol, side, ticks)
+            if seen is None:
+                return QueueLine(None, price, head, "beyond the book's window: its queue is unknown", "")
+            level, better = seen
+            queue = (
+                f"joins behind {_amount(level, qp)} (+{_amount(better, qp)} at better prices;"
+                " past the level3 window, sizes from L2)"
+            )
+            rates = ""
+        elif tracker is not None and tracker.book is not None:
             pos = tracker.hypothetical(side, ticks, lots)
             d = tracker.dynamics(side, ticks, now, RATE_WINDOW_S)
             queue = (
@@ -386,11 +426,6 @@ class AnalyticsController:
             queue, rates = "no book yet", ""
         fill = estimate_text(est[1] if est else None)
         p30 = est[1].p(30.0) if est and est[1].confidence != "none" else None
-        if est is None:
-            last = self._last_hyp.get((symbol, side, lots))
-            if last is not None and now - last[0] < 2 * REFRESH_S:
-                # The book moved under the cursor: say which price the newest estimate was for.
-                fill = f"{estimate_text(last[2])} (for {_price(last[1], where[1])}, {now - last[0]:.0f}s ago)"
         return QueueLine(None, price, head, queue, fill, p30, rates)
 
     # ------------------------------------------------------------------ fill probabilities (background)
@@ -453,8 +488,6 @@ class AnalyticsController:
 
     def _finish(self, key: EstimateKey, at: float, est: FillEstimate) -> None:
         self._estimates[key] = (at, est)
-        if key[0] == "hyp":
-            self._last_hyp[key[1:3] + key[4:]] = (at, key[3], est)
         self.version += 1
 
     def _inputs(self, key: EstimateKey, now: float) -> RaceJob | L2RaceJob | None:
@@ -473,7 +506,14 @@ class AnalyticsController:
         _, symbol, side, ticks, lots = key
         if self.l3:
             found = self.trackers.get(symbol)
-            return None if found is None else prepare_hypothetical(found, side, ticks, lots, now)
+            if found is None:
+                return None
+            if found.in_window(side, ticks):
+                return prepare_hypothetical(found, side, ticks, lots, now)
+            seen = self._l2_queue(symbol, side, ticks)
+            if seen is None:
+                return None
+            return prepare_hypothetical(found, side, ticks, lots, now, l2_ahead=sum(seen))
         est2 = self.l2.get(symbol)
         return None if est2 is None else est2.hypothetical_inputs(side, ticks, lots, now)
 
@@ -481,6 +521,8 @@ class AnalyticsController:
         """``order id -> (symbol, P(fill within 30 s))`` for own orders with a finished estimate."""
         out = {}
         for o in self.open_orders():
+            if self.l3 and self.orders_ahead(o.symbol, o.order_id) is None:
+                continue  # out of level3's sight: an estimate made while it was in sight is stale
             done = self._estimates.get(("own", o.order_id))
             if done is not None and done[1].confidence != "none":
                 out[o.order_id] = (o.symbol, done[1].p(30.0))
@@ -551,14 +593,18 @@ class AnalyticsController:
             return None, None
         mine = frozenset(o.order_id for o in self.open_orders() if o.symbol == symbol)
         out = []
+        l2_ok = book is not None and book.state is BookState.SYNCED
+        pp = book.price_precision if book is not None else l3.price_precision if l3 is not None else 0
         for side in ("buy", "sell"):
             s: Side = "buy" if side == "buy" else "sell"
-            cost = (
-                execution_cost_l3(l3, s, qty_lots, mine)
-                if l3 is not None
-                else execution_cost(book, s, qty_lots)
-            )
-            out.append(_cost_view(cost, l3.price_precision if l3 is not None else book.price_precision))
+            cost = execution_cost_l3(l3, s, qty_lots, mine) if l3 is not None else None
+            if cost is None or (cost.filled_lots < qty_lots and l2_ok):
+                # Level3 sees 10 price levels; the L2 book is usually deeper. A size level3 cannot
+                # fill is costed on L2 (where our own orders are part of the sizes; source says so).
+                wide = execution_cost(book, s, qty_lots)
+                if cost is None or wide.filled_lots > cost.filled_lots:
+                    cost = wide
+            out.append(_cost_view(cost, pp))
         return out[0], out[1]
 
     def book_stats(self, symbol: str, levels: int = 10) -> BookStatsView | None:

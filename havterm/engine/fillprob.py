@@ -542,8 +542,17 @@ def prepare_hypothetical(
     now: float,
     window: float | None = None,
     replay: bool = True,
+    l2_ahead: int | None = None,
 ) -> RaceJob:
-    """The race of a new order of ``lots`` placed now at ``price_ticks`` (it joins the back)."""
+    """The race of a new order of ``lots`` placed now at ``price_ticks`` (it joins the back).
+
+    Beyond the level3 window (``QueueTracker.in_window``) the queue comes from
+    the L2 book instead: pass ``l2_ahead``, its lots at that price and at
+    better prices. The flow still comes from level3; the model says
+    ``l2-join-back`` because the queue is then known in lots, not orders.
+    """
+    if l2_ahead is not None:
+        return _job(tracker, side, price_ticks, l2_ahead, lots, "l2-join-back", now, window, replay)
     pos = tracker.hypothetical(side, price_ticks, lots)
     ahead = pos.qty_ahead + pos.better_lots
     return _job(tracker, side, price_ticks, ahead, lots, "l3-hypothetical", now, window, replay)

@@ -757,6 +757,20 @@ class QueueTracker:
             "l3-hypothetical",
         )
 
+    def in_window(self, side: str, price_ticks: int) -> bool:
+        """Whether the level3 book sees ``price_ticks`` on ``side``: False beyond its deepest level.
+
+        Level3 is subscribed to a depth in price levels; once a side holds that
+        many, a price past its last level is out of sight (orders may rest
+        there), and ``hypothetical`` would wrongly find the level empty.
+        """
+        book = self.book
+        if book is None:
+            return False
+        s = book._bids if side == "buy" else book._asks
+        keys = s.keys
+        return len(keys) < book.depth or price_ticks * s.sign <= keys[-1]
+
     def own_orders(self) -> list[str]:
         """Ids of tracked own orders that are resting in the book."""
         return [o.order_id for o in self._own.values() if o.seq >= 0]

@@ -188,7 +188,7 @@ class DepthChart:
             return text
         text.append(f" imbalance {stats.imbalance:+.2f} over {stats.levels} levels", AXIS)
         signal = {"buy": BID, "sell": ASK}.get(stats.signal, AXIS)
-        text.append(f"  pressure {stats.pressure:+.2f} ", AXIS)
+        text.append(f"  book pressure {stats.pressure:+.2f} ", AXIS)
         text.append(stats.signal.upper() + "  ", signal)
         vwaps = f"VWAP bids {stats.bid_vwap or '-'} asks {stats.ask_vwap or '-'}"
         text.append(f"microprice {stats.microprice or '-'}  {vwaps}", AXIS)

@@ -6,6 +6,7 @@ knows both, so widgets and their renderables can be tested with hand-built views
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -42,6 +43,15 @@ def fmt_qty(lots: int, precision: int, width: int = 10) -> str:
         if len(short) <= width:
             return short
     return text[:width]
+
+
+def fmt_sig(value: float, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant digits, never in exponent form: ``0.0000561``, ``28400``."""
+    if value == 0 or value != value or value in (float("inf"), float("-inf")):
+        return "0" if value == 0 else str(value)
+    places = digits - 1 - math.floor(math.log10(abs(value)))
+    text = f"{round(value, places):.{max(places, 0)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def fmt_decimal(value: Decimal | None, places: int | None = None) -> str:

@@ -30,18 +30,20 @@ def amount(lots: int, qp: int) -> str:
     return f"{d.normalize():f}" if d else "0"
 
 
-def client_for(ex: Exchange, l3: bool) -> KrakenClient:
+def client_for(ex: Exchange, l3: bool, depth: int = 10) -> KrakenClient:
     ep = ex.endpoints
     return KrakenClient(ClientConfig(
         symbols=[SYMBOL], url=ep["ws"], auth_url=ep["ws_auth"], l3_url=ep["ws_l3"], rest_url=ep["rest"],
         credentials=Credentials(ep["api_key"], ep["api_secret"]), l3=l3, channels=("book", "trade"),
-        private=("executions",), backoff_base_s=0.05, backoff_cap_s=0.3,
+        private=("executions",), backoff_base_s=0.05, backoff_cap_s=0.3, depth=depth,
     ))  # fmt: skip
 
 
-def dashboard_side(ex: Exchange, l3: bool) -> tuple[KrakenClient, TradingController, AnalyticsController]:
+def dashboard_side(
+    ex: Exchange, l3: bool, depth: int = 10
+) -> tuple[KrakenClient, TradingController, AnalyticsController]:
     """The client, order entry and analytics wired as the bridge wires them."""
-    client = client_for(ex, l3)
+    client = client_for(ex, l3, depth)
     trading = TradingController(client)
     analytics = AnalyticsController(client, trading.open_limit_orders)
     trading.analytics = analytics
@@ -81,7 +83,9 @@ async def test_level3_queue_lines_costs_and_fill_probability_match_the_exchange(
                 return lines[0].queue if lines else ""
 
             n, ahead, behind, _ = want
-            text = f"#{n} in line · {amount(ahead, qp)} ahead · {amount(behind, qp)} behind"
+            plural = "" if n == 1 else "s"
+            front = "first in line" if n == 0 else f"after {n} order{plural} · {amount(ahead, qp)} ahead"
+            text = f"{front} · {amount(behind, qp)} behind"
             await wait_for(lambda: shown() == text, 5, f"the queue read-out {text!r} (shown {shown()!r})")
             # The fill probability arrives from the worker thread; the ladder tag and alerts get it.
             await wait_for(
@@ -129,6 +133,59 @@ async def test_level3_queue_lines_costs_and_fill_probability_match_the_exchange(
             assert hyp.level.startswith("this level, last ")
             await trading.cancel(oid)
             await wait_for(lambda: analytics.own_lines(SYMBOL) == [], 5, "the cancelled order gone")
+            await trading.close()
+
+
+async def test_a_new_order_past_the_level3_window_queues_behind_the_l2_level() -> None:
+    # Level3 sees 10 price levels; the ladder shows 25 from L2. Below level3's last bid the level3
+    # book is blind (the level looks empty), so the cursor's read-out must take the L2 sizes.
+    async with Exchange(SimConfig(seed=7, market=False, symbols=(SYMBOL,))) as ex:
+        ex.step(300)
+        client, trading, analytics = dashboard_side(ex, l3=True, depth=25)
+        async with client:
+            st = client.state.symbol(SYMBOL)
+            await wait_for(
+                lambda: st.l3 is not None
+                and st.l3_state is BookState.SYNCED
+                and st.book is not None
+                and len(st.book.bids()) > 15
+                and SYMBOL in analytics.trackers,
+                10,
+                "level3 and a 25-level book",
+            )
+            book, l3 = st.book, st.l3
+            assert book is not None and l3 is not None
+            pp, qp = book.price_precision, book.qty_precision
+            tracker = analytics.trackers[SYMBOL]
+            inside = l3.aggregated("buy")[-1][0]
+            price, level = book.bids()[14]  # fifteenth bid: past level3's ten
+            assert price < inside and not tracker.in_window("buy", price) and tracker.in_window("buy", inside)
+            better = sum(lots for p, lots in book.bids() if p > price)
+            hyp = analytics.hypothetical_line(SYMBOL, "buy", format_units(price, pp), Decimal("0.01"))
+            assert hyp is not None
+            assert hyp.queue == (
+                f"joins behind {amount(level, qp)} (+{amount(better, qp)} at better prices;"
+                " past the level3 window, sizes from L2)"
+            )
+            job = analytics._inputs(("hyp", SYMBOL, "buy", price, 1_000_000), 1.0)
+            assert job is not None and (job.ahead, job.model) == (level + better, "l2-join-back")
+            # Inside the window the level3 queue (orders and lots) is still the answer.
+            hyp_in = analytics.hypothetical_line(SYMBOL, "buy", format_units(inside, pp), Decimal("0.01"))
+            assert hyp_in is not None and hyp_in.queue.startswith("joins behind ")
+            assert "order" in hyp_in.queue and "sizes from L2" not in hyp_in.queue
+            # A market order larger than level3's ten ask levels is costed on the deeper L2 book.
+            size = sum(lots for _, lots in l3.aggregated("sell")) + 1
+            small, _ = analytics.costs(SYMBOL, 1)
+            big, _ = analytics.costs(SYMBOL, size)
+            want = execution_cost(book, "buy", size)
+            assert small is not None and small.source == "l3"
+            assert big is not None and (big.source, big.filled, big.worst_ticks, big.levels) == (
+                "l2",
+                want.filled_lots,
+                want.worst_price_ticks,
+                want.levels_consumed,
+            )
+            assert big.filled == size > sum(lots for _, lots in l3.aggregated("sell"))
             await trading.close()
 
 

@@ -137,7 +137,7 @@ def test_depth_chart_marks_the_engines_execution_cost() -> None:
     assert len(lines) == 20 and "mid 62999.5" in text
     assert "VWAP 63000.200  worst 63000.4  0.05 bps vs mid, 0.03 vs best  2 levels, 3 orders (L3)" in text
     assert "worst 62990.1" in text and "(only 1.75000001 visible)" in text and "4 levels (L2)" in text
-    assert "imbalance +0.62 over 10 levels  pressure +0.41 BUY  microprice 62999.71" in text
+    assert "imbalance +0.62 over 10 levels  book pressure +0.41 BUY  microprice 62999.71" in text
     # The worst prices are marked in the plot: the buy's at 63000.4 is right of the mid.
     plot = [x.plain for x in lines[:15]]
     assert any("┊" in row[row.index("│") :] for row in plot if "│" in row)
