@@ -101,9 +101,11 @@ class LadderScreen(BaseScreen):
             if trading is not None and view is not None and view.book is not None
             else {}
         )
-        key = (view, ladder.model.group_index, ladder.model.cursor, ladder.size, tuple(own.items()))
+        m = ladder.model
+        m.use_symbol(self.symbol)
+        key = (view, m.group_index, m.cursor, m.cursor_ticks, ladder.size, tuple(own.items()))
         # Redraw on a new view or a UI change, and keep drawing while a flash fades.
-        if key != self._shown or ladder.model.flashing(now):
+        if key != self._shown or m.flashing(now):
             self._shown = key
             ladder.show(view.book if view else None, now, own)
         self._queue_frame(src, view)
@@ -113,18 +115,26 @@ class LadderScreen(BaseScreen):
         m = self.ladder.model
         book = view.book if view else None
         group = book.price(m.group) if book and book.price_precision is not None else str(m.group)
-        cur = f"cursor {m.cursor_price}" if m.cursor_price else ""
-        return f"group {group}   {cur}"
+        price = m.cursor_price
+        # What fits after the symbol, badge and last price: the cursor's price matters most (an order
+        # opens at it), so shorter wording comes first, then the group is dropped.
+        width = self.size.width
+        room = width - symbol_header(self.symbol, view).cell_len - 3 if width else 10**6
+        choices = (
+            (f"group {group}   cursor {price}", f"grp {group}  @ {price}", f"@ {price}")
+            if price
+            else (f"group {group}", f"grp {group}")
+        )
+        return next((c for c in choices if len(c) <= room), "")
 
     def action_cursor(self, delta: int) -> None:
-        """Move the cursor by ``delta`` rows."""
-        n_ask, n_bid = self.ladder.counts()
-        self.ladder.model.move_cursor(delta, n_ask, n_bid)
+        """Move the cursor by ``delta`` rows; it then holds that price (``center`` lets go)."""
+        self.ladder.model.move_cursor(delta)
         self._repaint()
 
     def action_center(self) -> None:
-        """Put the cursor back on the best ask."""
-        self.ladder.model.cursor = -1
+        """Let go of the held price: the cursor follows the best ask again."""
+        self.ladder.model.follow()
         self._repaint()
 
     def action_group(self, delta: int) -> None:
@@ -136,11 +146,19 @@ class LadderScreen(BaseScreen):
     def action_ticket(self, side: str) -> None:
         """Open the order ticket at the cursor's price (two steps: review, then ``y``)."""
         from havterm.screens.orders import OrderTicket
+        from havterm.trading_controller import futures_refusal
 
+        refused = futures_refusal(self.symbol)
+        if refused is not None:
+            # Said now, not after a ticket was filled in and `y` pressed.
+            self.app.notify(refused, severity="error")
+            return
         bridge = getattr(self.app, "bridge", None)
         if bridge is None or bridge.trading is None:
             self.app.notify(getattr(bridge, "trading_reason", "trading is off"), severity="warning")
             return
+        trading = bridge.trading
+        symbol = self.symbol
 
         def done(order: dict[str, str] | None) -> None:
             if order is not None:
@@ -151,9 +169,22 @@ class LadderScreen(BaseScreen):
                     )
                 )
 
-        # The last size sent on this symbol is filled in (the read-out below the ladder assumes it too).
-        qty = self.ticket_qty.get(self.symbol, "")
-        self.app.push_screen(OrderTicket(side, self.symbol, self.ladder.model.cursor_price, qty), done)
+        # The last size sent on this symbol is filled in (the read-out below the ladder assumes it too),
+        # else the smallest size the exchange takes; a number shown only as a placeholder sends nothing.
+        inst = trading.instrument(symbol)
+        qty = self.ticket_qty.get(symbol, "")
+        if not qty and inst is not None and inst.qty_min is not None:
+            qty = f"{inst.qty_min.normalize():f}"
+        base = inst.base if inst is not None else symbol.partition("/")[0]
+        ticket = OrderTicket(
+            side,
+            symbol,
+            self.ladder.model.cursor_price,
+            qty,
+            qty_hint=f"size in {base}",
+            check=lambda q, p: trading.check(symbol, q, p),
+        )
+        self.app.push_screen(ticket, done)
 
     def _repaint(self) -> None:
         # Keys repaint at once instead of waiting for the next frame: keystroke latency matters.

@@ -7,6 +7,8 @@ row into a Rich ``Text``; ``Ladder`` is a Line API widget that caches one
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,7 +19,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from havterm.widgets.strips import StripCache
-from havterm.widgets.views import BookView, Level
+from havterm.widgets.views import BookView, Level, fmt_units
 
 GROUP_STEPS = (
     1,
@@ -169,35 +171,146 @@ def render_row(row: Row, width: int) -> Text:
 
 
 class LadderModel:
-    """Turns successive book views into ladder rows: grouping, cumulative sizes, flashes, cursor."""
+    """Turns successive book views into ladder rows: grouping, cumulative sizes, flashes, cursor.
+
+    The cursor holds a price, not a row: once the user moves it, it stays on that
+    price as levels come and go (a row is drawn for it even when no level is
+    there), and the view scrolls only when that price would leave the screen.
+    """
 
     def __init__(self) -> None:
         self.group_index = 0
         self.cursor = -1
-        """Rows from the spread line: -1 is the best ask, +1 the best bid."""
+        """Where the cursor is drawn, in rows from the spread line: -1 is the best ask, +1 the best bid."""
+        self.cursor_ticks: int | None = None
+        """The price the user chose, in the book's price units; ``None`` follows the best ask."""
+        self.cursor_side = "ask"
+        """The side of the spread the held price is shown on (it snaps up on asks, down on bids)."""
+        self.cursor_price = ""
+        """The cursor's price as the ladder writes it: what the order ticket opens at."""
+        self.offset = 0
+        """Lines the view is scrolled from its spread-centred place (to keep a held price on screen)."""
+        self._cursor_symbol = ""
+        self._precision: int | None = None
+        self._asks: list[Level] = []
+        """Asks best-first as last laid out (the held price's row included): what cursor moves walk."""
+        self._bids: list[Level] = []
+        self._tick = 0
+        """The price step in units, learnt from the book (0 until two prices were seen)."""
+        self._tick_key: tuple[str, int] | None = None
+        self._tick_version: int | None = None
         self._last_qty: dict[tuple[str, int], int] | None = None
         self._flash_until: dict[tuple[str, int], float] = {}
         self._seen_version: tuple[str, int, int] | None = None
         self._last_symbol = ""
-        self.cursor_price = ""
+
+    @property
+    def tick(self) -> int:
+        """The instrument's price step in the book's units (1 until known)."""
+        return self._tick or 1
 
     @property
     def group(self) -> int:
-        """Grouping in ticks."""
-        return GROUP_STEPS[self.group_index]
+        """Grouping in price units: always a whole number of ticks, so grouped prices are real prices."""
+        return GROUP_STEPS[self.group_index] * self.tick
 
     def set_group(self, index: int) -> None:
-        """Change the grouping; flashes restart since every level moves."""
+        """Change the grouping; flashes restart since every level moves (a held price snaps when drawn)."""
         self.group_index = max(0, min(len(GROUP_STEPS) - 1, index))
         self._last_qty = None
         self._flash_until.clear()
 
-    def move_cursor(self, delta: int, n_ask: int, n_bid: int) -> None:
-        """Move the cursor over price rows, skipping the spread line."""
+    def follow(self) -> None:
+        """Let go of a held price: the cursor follows the best ask and the view centres on the spread."""
+        self.cursor_ticks = None
+        self.cursor_side = "ask"
+        self.cursor = -1
+        self.offset = 0
+
+    def use_symbol(self, symbol: str) -> None:
+        """Start over for another symbol: a price held on one symbol means nothing on the next."""
+        if symbol != self._cursor_symbol:
+            self._cursor_symbol = symbol
+            self.follow()
+            self.cursor_price = ""
+
+    def move_cursor(self, delta: int, n_ask: int = 0, n_bid: int = 0) -> None:
+        """Move the cursor ``delta`` price rows as last drawn, skipping the spread line, and hold that price.
+
+        The cursor may go past the screen's edge (the view scrolls after it);
+        ``n_ask`` and ``n_bid`` are unused: the model knows its own layout.
+        """
+        asks, bids = self._asks, self._bids
+        if self._precision is None or not (asks or bids):
+            return
         c = self.cursor + delta
         if c == 0:
             c += 1 if delta > 0 else -1
-        self.cursor = max(-max(1, n_ask), min(max(1, n_bid), c))
+        lo = -len(asks) if asks else 1
+        hi = len(bids) if bids else -1
+        self.cursor = c = max(lo, min(hi, c))
+        self.cursor_ticks = asks[-c - 1][0] if c < 0 else bids[c - 1][0]
+        self.cursor_side = "ask" if c < 0 else "bid"
+        self.cursor_price = fmt_units(self.cursor_ticks, self._precision)
+
+    def _adopt(self, book: BookView) -> None:
+        """Follow the book's symbol, precision and tick (a Futures book's precision can widen)."""
+        if book.symbol != self._cursor_symbol:
+            self._cursor_symbol = book.symbol
+            self.follow()
+        elif self._precision is not None and book.price_precision != self._precision:
+            # The same price in the new units; a price the new units cannot write is let go.
+            shift = book.price_precision - self._precision
+            if self.cursor_ticks is not None:
+                if shift > 0:
+                    self.cursor_ticks *= 10**shift
+                else:
+                    q, r = divmod(self.cursor_ticks, 10**-shift)
+                    if r:
+                        self.follow()
+                    else:
+                        self.cursor_ticks = q
+        self._precision = book.price_precision
+        key = (book.symbol, book.price_precision)
+        if key != self._tick_key:
+            self._tick_key, self._tick, self._tick_version = key, 0, None
+        if self._tick == 1 or book.version == self._tick_version:
+            return
+        self._tick_version = book.version
+        prices = [t for t, _ in book.bids] + [t for t, _ in book.asks]
+        # Every price is a multiple of the tick, so the gcd of all prices seen is the tick or a
+        # multiple of it (never more than the closest two levels' spacing); it only ever shrinks.
+        if len(prices) + (self._tick > 0) < 2:
+            return
+        tick = math.gcd(self._tick, *prices)
+        if tick != self._tick:
+            self._tick = tick
+            self._last_qty = None
+            self._flash_until.clear()
+
+    def _place_cursor(self, asks: list[Level], bids: list[Level], g: int) -> tuple[int, str, int]:
+        """The held price snapped to the grouping, its side and its index there (a row is added if needed)."""
+        held = self.cursor_ticks
+        assert held is not None
+        side = self.cursor_side
+        if held % g:
+            held = (held // g) * g if side == "bid" else -((-held) // g) * g
+            self.cursor_ticks = held
+        if asks and held >= asks[0][0]:
+            side = "ask"
+        elif bids and held <= bids[0][0]:
+            side = "bid"
+        # Inside the spread (or past an empty side) it stays on the side it was chosen on.
+        self.cursor_side = side
+        if side == "ask":
+            i = bisect.bisect_left(asks, held, key=lambda lv: lv[0])
+            if i == len(asks) or asks[i][0] != held:
+                asks.insert(i, (held, -1))
+        else:
+            i = bisect.bisect_left(bids, -held, key=lambda lv: -lv[0])
+            if i == len(bids) or bids[i][0] != held:
+                bids.insert(i, (held, -1))
+        return held, side, i
 
     def rows(
         self, book: BookView | None, height: int, now: float, own: Mapping[str, str] | None = None
@@ -219,58 +332,97 @@ class LadderModel:
                 if book is None or book.state in ("awaiting", "synced")
                 else book.state
             )
+            if book is not None:
+                self._adopt(book)
+            if self.cursor_ticks is None:
+                self.cursor_price = ""  # nothing to follow: no price for a ticket to open at
+            self._asks, self._bids = [], []
             return [head] + [Row("empty")] * n_ask + [Row("spread", msg)] + [Row("empty")] * n_bid
+        self._adopt(book)
         g = self.group
-        bids = group_levels(book.bids, g, "bid")[:n_bid]
-        asks = group_levels(book.asks, g, "ask")[:n_ask]
-        self._update_flashes(book, bids, asks, now)
-        biggest = max((q for _, q in (*bids, *asks)), default=1) or 1
-        self.cursor = max(-max(1, n_ask), min(max(1, n_bid), self.cursor)) or -1
+        # A quantity of -1 marks the row drawn for a held price where no level is. Every price in
+        # this book is a multiple of the tick (it was learnt from them): one tick needs no grouping.
+        bids = group_levels(book.bids, g, "bid") if g > self.tick else list(book.bids)
+        asks = group_levels(book.asks, g, "ask") if g > self.tick else list(book.asks)
+        if self.cursor_ticks is not None:
+            held, side, i = self._place_cursor(asks, bids, g)
+            self.cursor = -(i + 1) if side == "ask" else i + 1
+        else:
+            self.cursor = -1 if asks else 1
+            held = asks[0][0] if asks else bids[0][0]
+        self.cursor_price = book.price(held)
+        self._asks, self._bids = asks, bids
+        # Lines of the whole ladder, top to bottom: asks worst-first, the spread line, bids best-first.
+        n_a = len(asks)
+        lines = height - 1
+        base = n_a - n_ask  # the first line shown when centred on the spread
+        if self.cursor_ticks is None:
+            self.offset = 0
+        else:
+            at = n_a + self.cursor  # the cursor's line
+            if not base + self.offset <= at < base + self.offset + lines:
+                # Only when the held price would leave the screen: centre on it.
+                self.offset = at - n_ask - base
+        top = base + self.offset
+        last = top + lines - 1
+        # Levels from the best to the last one on screen: the cumulative sizes need them all.
+        ask_hi = max(0, min(n_a, n_a - top))
+        bid_hi = min(len(bids), max(0, last - n_a))
+        shown_asks = [lv for lv in asks[:ask_hi] if lv[1] >= 0]
+        shown_bids = [lv for lv in bids[:bid_hi] if lv[1] >= 0]
+        self._update_flashes(book, shown_bids, shown_asks, now)
+        lo_a = max(0, n_a - 1 - last)
+        lo_b = max(0, top - n_a - 1)
+        visible = [q for _, q in (*asks[lo_a:ask_hi], *bids[lo_b:bid_hi]) if q >= 0]
+        biggest = max(visible, default=1) or 1
+        ask_rows = self._side_rows(book, "ask", asks[:ask_hi], -1, biggest, now, own)
+        bid_rows = self._side_rows(book, "bid", bids[:bid_hi], 1, biggest, now, own)
         out: list[Row] = [head]
-        ask_rows: list[Row] = []
+        for y in range(top, last + 1):
+            if y < 0 or y > n_a + len(bids):
+                out.append(Row("empty"))
+            elif y < n_a:
+                out.append(ask_rows[n_a - 1 - y] if n_a - 1 - y < len(ask_rows) else Row("empty"))
+            elif y == n_a:
+                out.append(Row("spread", self._spread_text(book)))
+            else:
+                j = y - n_a - 1
+                out.append(bid_rows[j] if j < len(bid_rows) else Row("empty"))
+        return out
+
+    def _side_rows(
+        self,
+        book: BookView,
+        side: str,
+        levels: list[Level],
+        sign: int,
+        biggest: int,
+        now: float,
+        own: Mapping[str, str],
+    ) -> list[Row]:
+        """Rows of one side, best-first, with cumulative sizes (the held price's own row has none)."""
+        out: list[Row] = []
         cum = 0
         flashing = self._flash_until
-        for i, (t, q) in enumerate(asks):
-            cum += q
+        for i, (t, q) in enumerate(levels):
             price = book.price(t)
-            cursor = self.cursor == -(i + 1)
-            if cursor:
-                self.cursor_price = price
-            ask_rows.append(
-                Row(
-                    "ask",
-                    price,
-                    book.qty(q, 11),
-                    book.qty(cum, 11),
-                    q / biggest,
-                    flashing.get(("ask", t), 0.0) > now,
-                    cursor,
-                    own.get(price, ""),
-                )
-            )
-        out.extend([Row("empty")] * (n_ask - len(ask_rows)))
-        out.extend(reversed(ask_rows))
-        out.append(Row("spread", self._spread_text(book)))
-        cum = 0
-        for i, (t, q) in enumerate(bids):
+            cursor = self.cursor == sign * (i + 1)
+            if q < 0:
+                out.append(Row(side, price, cursor=cursor, own=own.get(price, "")))
+                continue
             cum += q
-            price = book.price(t)
-            cursor = self.cursor == i + 1
-            if cursor:
-                self.cursor_price = price
             out.append(
                 Row(
-                    "bid",
+                    side,
                     price,
                     book.qty(q, 11),
                     book.qty(cum, 11),
                     q / biggest,
-                    flashing.get(("bid", t), 0.0) > now,
+                    flashing.get((side, t), 0.0) > now,
                     cursor,
                     own.get(price, ""),
                 )
             )
-        out.extend([Row("empty")] * (n_bid - len(bids)))
         return out
 
     def _spread_text(self, book: BookView) -> str:
@@ -278,7 +430,7 @@ class LadderModel:
         if s is None:
             return "one-sided book"
         bps = book.spread_bps()
-        group = f"   group {book.price(self.group)}" if self.group > 1 else ""
+        group = f"   group {book.price(self.group)}" if self.group_index > 0 else ""
         return f"spread {book.price(s)}  ({bps:.2f} bps)   mid {book.mid_text()}{group}"
 
     def _update_flashes(self, book: BookView, bids: list[Level], asks: list[Level], now: float) -> None:
