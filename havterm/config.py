@@ -69,6 +69,7 @@ KEYS: dict[str, KeySpec] = {
     "prompt.cancel": KeySpec("escape", "cancel", "Cancel"),
     "rule_form.cancel": KeySpec("escape", "cancel", "Cancel"),
     "amend.cancel": KeySpec("escape", "cancel", "Cancel"),
+    "amend.send": KeySpec("y", "send", "Send", show=False),
     # The order ticket and the orders panel.
     "ticket.send": KeySpec("y", "send", "Send", show=False),
     "ticket.cancel": KeySpec("escape", "cancel", "Cancel"),
@@ -171,7 +172,43 @@ def load_config(path: Path | None = None) -> UiConfig:
         _check(bid in KEYS, p, f"unknown binding id {bid!r} (see havterm --help-keys)")
         _check(isinstance(value, str) and value.strip() != "", p, f"keys.{bid} must be a non-empty string")
         cfg.keys[bid] = value.replace(" ", "")
+    clash = key_clash(cfg.keys)
+    if clash is not None:
+        raise ConfigError(f"{p}: {clash}")
     return cfg
+
+
+def _scope(bid: str) -> str:
+    return bid.partition(".")[0]
+
+
+def _key_sets(overrides: dict[str, str]) -> dict[str, set[str]]:
+    return {bid: set((overrides.get(bid) or spec.keys).split(",")) for bid, spec in KEYS.items()}
+
+
+def key_clash(overrides: dict[str, str]) -> str | None:
+    """The first key that two actions active at once would share after ``overrides``; None if none.
+
+    App-wide keys (``app.*``) are live on every screen, so they clash with every
+    binding; the others only with bindings of the same screen or dialog. Overlaps
+    that the defaults already have on purpose (``o`` opens and closes the orders
+    panel) are not clashes.
+    """
+    default = _key_sets({})
+    now = _key_sets(overrides)
+    ids = list(KEYS)
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            if a not in overrides and b not in overrides:
+                continue
+            if _scope(a) != _scope(b) and "app" not in (_scope(a), _scope(b)):
+                continue
+            shared = (now[a] & now[b]) - (default[a] & default[b])
+            if shared:
+                mine, theirs = (a, b) if a in overrides else (b, a)
+                key = sorted(shared)[0]
+                return f"key {key!r} for {mine} is already bound to {theirs} (give one of them another key)"
+    return None
 
 
 def keys_help() -> str:

@@ -8,12 +8,16 @@ go only over the authenticated WebSocket of the client the dashboard uses.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from havterm.analytics_controller import OwnOrder
 from havterm.engine.alerts import AlertInputs, OrderGauge, OwnFill
+from havterm.engine.events import ExecutionsMessage, InstrumentMessage, PairInfo
+from havterm.engine.futures import is_futures_symbol
+from havterm.engine.orders import OrderStatus, OrderUpdate
 from havterm.engine.trading import Trader, TraderConfig, TradingError
 
 log = logging.getLogger("havterm.trading")
@@ -45,6 +49,71 @@ class TradingView:
     balances: tuple[tuple[str, str], ...]
 
 
+PLAIN_ERRORS = {
+    "EOrder:Unknown order": "the order is no longer open (filled or cancelled)",
+    "EOrder:Tick size check failed": "the price is not a multiple of the tick size",
+    "EOrder:Order minimum not met": "the size is below the minimum order size",
+    "EOrder:Insufficient funds": "not enough balance for this order",
+}
+"""Exchange refusals a trader should not have to decode, in plain words (the code is kept after them)."""
+
+
+def refusal(action: str, exc: TradingError | ValueError) -> str:
+    """One line for a refused action: plain words first, the raw code in brackets when we reworded it."""
+    if isinstance(exc, TradingError):
+        plain = PLAIN_ERRORS.get(exc.error)
+        if plain is not None:
+            return f"{action} refused: {plain} [{exc.error}]"
+        if exc.error == "havterm:futures":
+            return f"{action} refused: {exc.detail} [{exc.error}]"
+    return f"{action} refused: {exc}"
+
+
+def futures_refusal(symbol: str) -> str | None:
+    """Why no order ticket opens on a Futures product (the engine refuses these on send anyway)."""
+    if not is_futures_symbol(symbol):
+        return None
+    # The engine's own error, so the line is the same whether refused at `b`/`s` or after `y`.
+    exc = TradingError("add_order", "havterm:futures", f"{symbol} is Futures: havterm trades Spot only")
+    return refusal("order", exc)
+
+
+def _plain(d: Decimal) -> str:
+    """A decimal without exponent or trailing zeros (``0.0100`` -> ``0.01``)."""
+    return f"{d.normalize():f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """What the exchange allows on one pair: tick size, size step and minimum (None when not said)."""
+
+    symbol: str
+    base: str
+    tick: Decimal | None
+    qty_step: Decimal | None
+    qty_min: Decimal | None
+
+    @classmethod
+    def of(cls, pair: PairInfo) -> Instrument:
+        """From the ``instrument`` channel's pair."""
+        tick = pair.tick_size or pair.price_increment
+        step = pair.qty_increment
+        if step is None:
+            step = Decimal(1).scaleb(-pair.qty_precision)
+        return cls(pair.symbol, pair.base, tick, step, pair.qty_min)
+
+    def check(self, qty: Decimal | None, price: Decimal | None) -> str | None:
+        """The first reason the exchange would refuse this size or price, in one line; None if fine."""
+        if price is not None and self.tick and price % self.tick != 0:
+            return f"price {_plain(price)} is not a multiple of the tick size {_plain(self.tick)}"
+        if qty is not None and self.qty_min is not None and qty < self.qty_min:
+            return f"quantity {_plain(qty)} is below the minimum of {_plain(self.qty_min)} {self.base}"
+        if qty is not None and self.qty_step and qty % self.qty_step != 0:
+            decimals = len(_plain(self.qty_step).partition(".")[2])
+            return f"quantity {_plain(qty)} has too many decimals ({self.symbol} takes {decimals})"
+        return None
+
+
 def parse_decimal(text: str, what: str) -> Decimal:
     """A user-typed number, exactly; ``ValueError`` with one line otherwise."""
     try:
@@ -54,6 +123,33 @@ def parse_decimal(text: str, what: str) -> Decimal:
     if not value.is_finite() or value <= 0:
         raise ValueError(f"{what} must be a positive number, got {text!r}")
     return value
+
+
+def fill_line(update: OrderUpdate) -> str:
+    """A fill of an own order (``BUY 0.01 of 0.05 BTC/USD filled @ 63000.5``); the total once done."""
+    o, f = update.order, update.fill
+    assert f is not None
+    side = (f.side or o.side or "").upper()
+    symbol = f.symbol or o.symbol or ""
+    total = o.order_qty
+    # Listeners hear of a message's fills once all of them are merged, so the order already shows
+    # the last one: this fill's running total is the order's less the fills that came after it.
+    later = o.fills[next((i for i, x in enumerate(o.fills) if x is f), len(o.fills)) + 1 :]
+    cum = o.cum_qty - sum((x.qty for x in later), Decimal(0))
+    last = not later
+    done = (total is not None and cum >= total) or (last and o.status is OrderStatus.FILLED)
+    price = f"{f.price:f}"  # as the exchange wrote it: the pair's price decimals
+    if done:
+        avg = o.avg_price
+        tail = ""
+        if avg is not None and last:  # the order's average is of every fill: it belongs to the last
+            # Two decimals finer than the price: an average is rarely on a tick, but 28 digits help nobody.
+            exp = f.price.as_tuple().exponent
+            step = Decimal(1).scaleb(exp - 2 if isinstance(exp, int) else -2)
+            tail = f" (avg {_plain(avg.quantize(step))})"
+        return f"{side} {_plain(total or cum)} {symbol} filled @ {price}{tail}"
+    of = f" of {_plain(total)}" if total is not None else ""
+    return f"{side} {_plain(cum)}{of} {symbol} filled @ {price}"
 
 
 class TradingController:
@@ -66,11 +162,51 @@ class TradingController:
         # Queue positions and fill probabilities come from the bridge's AnalyticsController.
         self.analytics: Any = None
         self._fills_seen: dict[int, int] = {}  # fills already handed to the alert engine, per order
-        self.trader.on_order(lambda _u: self._bump())
+        self.on_notice: Callable[[str], object] | None = None
+        """Where a fill's one line goes (the bridge makes it a toast)."""
+        self.instruments: dict[str, Instrument] = {}
+        self._fresh: list[tuple[str, str]] = []  # (fill key, line) of the executions message being applied
+        self._told: set[str] = set()  # fills already announced (exec ids), so none is said twice
+        self.trader.on_order(self._on_order)
         self.trader.on_balance(lambda _b: self._bump())
+        # Registered after the Trader's own handler, so it runs once the message's updates are in.
+        client.on(ExecutionsMessage, self._after_executions)
+        client.on(InstrumentMessage, self._on_instrument)
 
     def _bump(self) -> None:
         self.version += 1
+
+    def _on_order(self, update: OrderUpdate) -> None:
+        self._bump()
+        fill = update.fill
+        if fill is not None:
+            key = fill.exec_id or f"{fill.order_id}/{fill.trade_id}/{fill.qty}/{fill.price}/{fill.timestamp}"
+            self._fresh.append((key, fill_line(update)))
+
+    def _after_executions(self, msg: ExecutionsMessage) -> None:
+        fresh, self._fresh = self._fresh, []
+        if msg.snapshot:
+            return  # the snapshot at (re)connect is history the user has seen, not news
+        for key, line in fresh:
+            if key in self._told:
+                continue
+            self._told.add(key)
+            log.info("%s", line)
+            if self.on_notice is not None:
+                self.on_notice(line)
+
+    def _on_instrument(self, msg: InstrumentMessage) -> None:
+        for pair in msg.pairs:
+            self.instruments[pair.symbol] = Instrument.of(pair)
+
+    def instrument(self, symbol: str) -> Instrument | None:
+        """The exchange's rules for ``symbol``; None until the instrument channel has said them."""
+        return self.instruments.get(symbol)
+
+    def check(self, symbol: str, qty: Decimal | None, price: Decimal | None) -> str | None:
+        """Size and price checked before anything is sent; unknown rules pass (the exchange decides)."""
+        inst = self.instruments.get(symbol)
+        return None if inst is None else inst.check(qty, price)
 
     def open_limit_orders(self) -> list[OwnOrder]:
         """Open own limit orders with what is left of them (what the queue analytics follow)."""
@@ -101,8 +237,8 @@ class TradingController:
                 o.symbol or "",
                 o.side or "",
                 "market" if o.limit_price is None else str(o.limit_price),
-                str(o.order_qty or ""),
-                str(o.cum_qty),
+                _plain(o.order_qty) if o.order_qty is not None else "",
+                _plain(o.cum_qty),
                 o.status.value,
             )
             for o in (*open_, *done)
@@ -172,6 +308,9 @@ class TradingController:
         try:
             q = parse_decimal(qty, "quantity")
             p = None if kind == "market" else parse_decimal(price, "price")
+            problem = self.check(symbol, q, p)
+            if problem is not None:
+                raise ValueError(problem)
             result = await self.trader.add_order(
                 symbol,
                 side,
@@ -182,7 +321,7 @@ class TradingController:
                 post_only=kind == "post-only",
             )
         except (TradingError, ValueError) as exc:
-            return f"order refused: {exc}"
+            return refusal("order", exc)
         where = "at market" if p is None else f"@ {p}"
         return f"{side} {q} {symbol} {where} sent ({result.order_id})"
 
@@ -191,7 +330,7 @@ class TradingController:
         try:
             await self.trader.cancel_order([order_id])
         except TradingError as exc:
-            return f"cancel refused: {exc}"
+            return refusal("cancel", exc)
         return f"cancel sent for {order_id}"
 
     async def amend(self, order_id: str, qty: str, price: str) -> str:
@@ -204,7 +343,7 @@ class TradingController:
                 q = o.order_qty  # Kraken's amend_order always needs the (new) total quantity
             await self.trader.amend_order(order_id=order_id, qty=q, price=p)
         except (TradingError, ValueError) as exc:
-            return f"amend refused: {exc}"
+            return refusal("amend", exc)
         return f"amend sent for {order_id}"
 
     async def cancel_all(self) -> str:
@@ -212,7 +351,7 @@ class TradingController:
         try:
             n = await self.trader.cancel_all()
         except TradingError as exc:
-            return f"cancel all refused: {exc}"
+            return refusal("cancel all", exc)
         return f"cancelled {n} order(s)"
 
     async def close(self) -> None:

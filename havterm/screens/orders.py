@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -12,6 +14,16 @@ from textual.widgets import DataTable, Input, Label, Select
 from havterm.screens import bindings
 from havterm.trading_controller import ORDER_KINDS, TradingController, parse_decimal
 
+Check = Callable[[Decimal | None, Decimal | None], str | None]
+"""The instrument's local check of (quantity, price): a one-line reason, or None when it passes."""
+
+
+def _number(text: str) -> Decimal | None:
+    try:
+        return Decimal(text)
+    except ArithmeticError:  # InvalidOperation: "market", or empty
+        return None
+
 
 class OrderTicket(ModalScreen[dict[str, str] | None]):
     """Side, price, quantity and kind; Enter asks to confirm, ``y`` sends, Escape cancels."""
@@ -19,32 +31,46 @@ class OrderTicket(ModalScreen[dict[str, str] | None]):
     DEFAULT_CSS = """
     OrderTicket { align: center middle; }
     OrderTicket > Vertical {
-        width: 60; height: auto; border: round #7fb2ff; background: #141a22; padding: 0 1;
+        width: 64; height: auto; border: round #7fb2ff; background: #141a22; padding: 0 1;
     }
     OrderTicket.buy > Vertical { border: round #3fb950; }
     OrderTicket.sell > Vertical { border: round #f85149; }
     OrderTicket Horizontal { height: auto; }
     OrderTicket Label.field { width: 10; padding: 1 0 0 0; }
     OrderTicket Input, OrderTicket Select { width: 1fr; }
-    OrderTicket #confirm { color: #ffd866; height: auto; }
-    OrderTicket #error { color: #ff6b6b; height: auto; }
+    OrderTicket #hint { color: #9fb3c8; }
+    OrderTicket #confirm { color: #ffd866; height: auto; width: 100%; }
+    OrderTicket #error { color: #ff6b6b; height: auto; width: 100%; }
     """
     BINDINGS: ClassVar = bindings("ticket.cancel", "ticket.send")
 
-    def __init__(self, side: str, symbol: str, price: str, qty: str = "") -> None:
+    def __init__(
+        self,
+        side: str,
+        symbol: str,
+        price: str,
+        qty: str = "",
+        *,
+        qty_hint: str = "",
+        check: Check | None = None,
+    ) -> None:
         super().__init__(classes=side)
         self.side = side
         self.symbol = symbol
         self.price = price
         self.qty = qty
+        # Says what the field wants (``size in BTC``); never a number that looks like a value.
+        self.qty_hint = qty_hint or f"size in {symbol.partition('/')[0] or symbol}"
+        self.check = check
         self.armed: dict[str, str] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"{self.side.upper()} {self.symbol}  (enter: review · y: send · escape: cancel)")
+            yield Label(f"{self.side.upper()} {self.symbol}")
+            yield Label("enter: review · y: send · escape: cancel", id="hint")
             with Horizontal():
                 yield Label("quantity", classes="field")
-                yield Input(value=self.qty, placeholder="0.01", id="qty")
+                yield Input(value=self.qty, placeholder=self.qty_hint, id="qty")
             with Horizontal():
                 yield Label("price", classes="field")
                 yield Input(value=self.price, id="price")
@@ -73,17 +99,24 @@ class OrderTicket(ModalScreen[dict[str, str] | None]):
         qty = self.query_one("#qty", Input).value.strip()
         price = self.query_one("#price", Input).value.strip()
         kind = str(self.query_one("#kind", Select).value)
-        try:
-            parse_decimal(qty, "quantity")
-            if kind != "market":
-                parse_decimal(price, "price")
-        except ValueError as exc:
-            self.query_one("#error", Label).update(str(exc))
+        error = self.query_one("#error", Label)
+        if not qty:
+            error.update(f"quantity needed ({self.qty_hint})")
             return
-        self.query_one("#error", Label).update("")
+        try:
+            q = parse_decimal(qty, "quantity")
+            p = None if kind == "market" else parse_decimal(price, "price")
+        except ValueError as exc:
+            error.update(str(exc))
+            return
+        problem = self.check(q, p) if self.check is not None else None
+        if problem is not None:
+            error.update(problem)  # caught here, not refused by the exchange after `y`
+            return
+        error.update("")
         where = "at market" if kind == "market" else f"@ {price} ({kind})"
         self.query_one("#confirm", Label).update(
-            f"send {self.side.upper()} {qty} {self.symbol} {where}?  y: send · escape: cancel"
+            f"send {self.side.upper()} {qty} {self.symbol} {where}?\ny: send · escape: cancel"
         )
         self.armed = {"side": self.side, "symbol": self.symbol, "qty": qty, "price": price, "kind": kind}
         self.set_focus(None)  # so that `y` is a key for the screen, not a character in a field
@@ -99,37 +132,84 @@ class OrderTicket(ModalScreen[dict[str, str] | None]):
 
 
 class AmendPrompt(ModalScreen[dict[str, str] | None]):
-    """New quantity and/or price for one order."""
+    """New quantity and/or price for one order; like the ticket, Enter reviews and ``y`` sends."""
 
     DEFAULT_CSS = """
     AmendPrompt { align: center middle; }
     AmendPrompt > Vertical {
-        width: 56; height: auto; border: round #7fb2ff; background: #141a22; padding: 0 1;
+        width: 64; height: auto; border: round #7fb2ff; background: #141a22; padding: 0 1;
     }
     AmendPrompt Horizontal { height: auto; }
     AmendPrompt Label.field { width: 10; padding: 1 0 0 0; }
     AmendPrompt Input { width: 1fr; }
+    AmendPrompt #hint { color: #9fb3c8; }
+    AmendPrompt #confirm { color: #ffd866; height: auto; width: 100%; }
+    AmendPrompt #error { color: #ff6b6b; height: auto; width: 100%; }
     """
-    BINDINGS: ClassVar = bindings("amend.cancel")
+    BINDINGS: ClassVar = bindings("amend.cancel", "amend.send")
 
-    def __init__(self, order_id: str, qty: str, price: str) -> None:
+    def __init__(self, order_id: str, qty: str, price: str, *, check: Check | None = None) -> None:
         super().__init__()
         self.order_id, self.qty, self.price = order_id, qty, price
+        self.check = check
+        self.armed: dict[str, str] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"amend {self.order_id} (enter sends, escape cancels)")
+            yield Label(f"amend {self.order_id}")
+            yield Label("enter: review · y: send · escape: cancel", id="hint")
             with Horizontal():
                 yield Label("quantity", classes="field")
                 yield Input(value=self.qty, id="qty")
             with Horizontal():
                 yield Label("price", classes="field")
                 yield Input(value=self.price, id="price")
+            yield Label("", id="confirm")
+            yield Label("", id="error")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        # As on the ticket: `y` sends only what the last review showed.
+        self.armed = None
+        self.query_one("#confirm", Label).update("")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(
-            {"qty": self.query_one("#qty", Input).value, "price": self.query_one("#price", Input).value}
-        )
+        self.review()
+
+    def review(self) -> None:
+        """Check the fields and show the change (old → new) that ``y`` would send."""
+        qty = self.query_one("#qty", Input).value.strip()
+        price = self.query_one("#price", Input).value.strip()
+        error = self.query_one("#error", Label)
+        try:
+            q = parse_decimal(qty, "quantity") if qty else None
+            p = parse_decimal(price, "price") if price and price != "market" else None
+        except ValueError as exc:
+            error.update(str(exc))
+            return
+        new_qty = q is not None and q != _number(self.qty)
+        new_price = p is not None and p != _number(self.price)
+        changes = []
+        if new_qty:
+            changes.append(f"qty {self.qty or '?'} → {qty}")
+        if new_price:
+            changes.append(f"price {self.price or '?'} → {price}")
+        if not changes:
+            error.update("nothing to change: edit the quantity or the price")
+            return
+        problem = self.check(q, p) if self.check is not None else None
+        if problem is not None:
+            error.update(problem)
+            return
+        error.update("")
+        self.query_one("#confirm", Label).update(f"amend {', '.join(changes)}?\ny: send · escape: cancel")
+        # Only what changed is sent (the quantity goes anyway when given: Kraken's amend needs it).
+        self.armed = {"qty": qty, "price": price if new_price else ""}
+        self.set_focus(None)  # `y` is then the screen's key, not a character in a field
+
+    def action_send(self) -> None:
+        """Send the amend the review showed (nothing before a review)."""
+        if self.armed is not None:
+            self.dismiss(self.armed)
 
     def action_cancel(self) -> None:
         """Close without amending."""
@@ -137,6 +217,32 @@ class AmendPrompt(ModalScreen[dict[str, str] | None]):
 
 
 COLUMNS = ("Order", "Symbol", "Side", "Price", "Qty", "Filled", "Status")
+SHORT_STATUS = {"partially_filled": "partial", "pending_new": "pending"}
+"""Statuses too long for an 80-column panel, and the word shown instead."""
+NARROW = 100
+"""Below this many terminal columns, order ids are shortened so every column fits."""
+
+
+def short_id(order_id: str) -> str:
+    """``OQHRK3-T2SN2-P4SO6B`` -> ``OQHRK3…SO6B``: still tells orders apart, in 11 columns."""
+    return order_id if len(order_id) <= 12 else f"{order_id[:6]}…{order_id[-4:]}"
+
+
+def balance_lines(balances: tuple[tuple[str, str], ...], width: int) -> str:
+    """``balances: BTC 1.5   USD 100`` wrapped between assets, never inside one, to ``width`` columns."""
+    if not balances:
+        return "balances: -"
+    lines: list[str] = []
+    line = "balances:"
+    for asset, qty in balances:
+        item = f"{asset} {qty}"
+        if line != "balances:" and len(line) + 3 + len(item) > width:
+            lines.append(line)
+            line = f"  {item}"
+        else:
+            line = f"{line} {item}" if line == "balances:" else f"{line}   {item}"
+    lines.append(line)
+    return "\n".join(lines)
 
 
 class OrdersScreen(ModalScreen[None]):
@@ -146,13 +252,13 @@ class OrdersScreen(ModalScreen[None]):
     OrdersScreen { align: center middle; }
     OrdersScreen > Vertical { width: 96%; height: 90%; border: round #7fb2ff; background: #0b0f14; }
     OrdersScreen DataTable { height: 1fr; }
-    OrdersScreen #balances, OrdersScreen #state { height: auto; color: #9fb3c8; padding: 0 1; }
+    OrdersScreen #balances, OrdersScreen #state { height: auto; width: 100%; color: #9fb3c8; padding: 0 1; }
     """
     BINDINGS: ClassVar = bindings("orders.close", "orders.cancel", "orders.amend", "orders.cancel_all")
 
     def __init__(self) -> None:
         super().__init__()
-        self._shown = -1
+        self._shown: tuple[int, int] = (-1, -1)
 
     @property
     def trading(self) -> TradingController | None:
@@ -181,18 +287,25 @@ class OrdersScreen(ModalScreen[None]):
             return
         view = trading.view()
         state.update("ready" if view.ready else view.reason)
-        if trading.version == self._shown and self.query_one("#orders", DataTable).row_count:
+        width = self.app.size.width
+        key = (trading.version, width)
+        if key == self._shown and self.query_one("#orders", DataTable).row_count:
             return
-        self._shown = trading.version
+        self._shown = key
         table = self.query_one("#orders", DataTable)
         cursor = table.cursor_row
         table.clear()
+        narrow = width < NARROW
         for r in view.orders:
-            table.add_row(r.order_id, r.symbol, r.side, r.price, r.qty, r.filled, r.status, key=r.order_id)
+            # The row key keeps the full id: cancel and amend act on it, whatever is shown.
+            oid = short_id(r.order_id) if narrow else r.order_id
+            status = SHORT_STATUS.get(r.status, r.status)
+            table.add_row(oid, r.symbol, r.side, r.price, r.qty, r.filled, status, key=r.order_id)
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1))
-        bal = "   ".join(f"{a} {q}" for a, q in view.balances)
-        self.query_one("#balances", Label).update(f"balances: {bal}" if bal else "balances: -")
+        # The panel is 96% of the terminal, less its border and padding.
+        text = balance_lines(view.balances, max(20, int(width * 0.96) - 4))
+        self.query_one("#balances", Label).update(text)
 
     def _selected(self) -> str | None:
         table = self.query_one("#orders", DataTable)
@@ -224,7 +337,14 @@ class OrdersScreen(ModalScreen[None]):
             if values is not None:
                 bridge.trade(lambda t: t.amend(oid, values["qty"], values["price"]))
 
-        self.app.push_screen(AmendPrompt(oid, row.qty if row else "", row.price if row else ""), done)
+        symbol = row.symbol if row else ""
+        prompt = AmendPrompt(
+            oid,
+            row.qty if row else "",
+            row.price if row else "",
+            check=lambda q, p: trading.check(symbol, q, p),
+        )
+        self.app.push_screen(prompt, done)
 
     def action_cancel_all(self) -> None:
         """Cancel every open order."""

@@ -94,7 +94,7 @@ async def test_place_amend_cancel_and_fill_from_the_keyboard(exchange: Exchange)
         await wait_for(pilot, lambda: isinstance(app.screen, AmendPrompt), 5)
         app.screen.query_one("#qty", Input).value = "0.02"
         app.screen.query_one("#qty", Input).focus()
-        await pilot.press("enter")
+        await pilot.press("enter", "y")  # as on the ticket: enter reviews, y sends
         await wait_for(pilot, lambda: placed.qty == 2_000_000, 5, "the amend on the exchange")
         await wait_for(pilot, lambda: isinstance(app.screen, OrdersScreen), 5)
         await pilot.press("c")
