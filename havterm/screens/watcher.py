@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Input, Label, Select
 
 from havterm.alerts_controller import KINDS, AlertsController, Rule, RuleError, describe, validate
 from havterm.screens import BaseScreen, Header, bindings
-from havterm.widgets.views import ViewSource
+from havterm.widgets.views import ViewSource, plural
 
 RULE_COLUMNS = ("Rule", "Symbol", "Condition", "State", "Last fired", "Fired")
 HISTORY_COLUMNS = ("Time", "Rule", "Symbol", "Value", "Message")
@@ -168,7 +168,7 @@ class WatcherScreen(BaseScreen):
             self._fill(alerts)
             self._shown = alerts.version  # only once filled: a frame before mount must not count
         rules = len(alerts.rules)
-        header.append(f"   {rules} rules · {len(alerts.recent)} fired", "#9fb3c8")
+        header.append(f"   {plural(rules, 'rule')} · {len(alerts.recent)} fired", "#9fb3c8")
         if alerts.error:
             header.append(f"   {alerts.error}", "#ff6b6b")
         self.query_one(Header).show(header)

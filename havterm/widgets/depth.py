@@ -12,7 +12,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.style import Style
 from rich.text import Text
 
-from havterm.widgets.views import BookStatsView, BookView, CostView, Level, fmt_qty, fmt_units
+from havterm.widgets.views import BookStatsView, BookView, CostView, Level, fmt_qty, fmt_units, plural
 
 VBLOCKS = " ▁▂▃▄▅▆▇█"
 BID = Style(color="#4fd17b")
@@ -174,8 +174,8 @@ class DepthChart:
         text.append(f"VWAP {cost.vwap}  worst {worst}  ", style)
         # Separators end the span before them: SVG viewers drop a span's leading spaces.
         text.append(f"{cost.slippage_mid_bps} bps vs mid, {cost.slippage_best_bps} vs best  ", MARK)
-        orders = f", {cost.orders} orders" if cost.orders is not None else ""
-        text.append(f"{cost.levels} levels{orders} ({cost.source.upper()})", AXIS)
+        orders = f", {plural(cost.orders, 'order')}" if cost.orders is not None else ""
+        text.append(f"{plural(cost.levels, 'level')}{orders} ({cost.source.upper()})", AXIS)
         if not cost.complete:
             text.append(f"  (only {book.qty(cost.filled, 14)} visible)", AXIS)
         text.truncate(width)

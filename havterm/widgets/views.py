@@ -54,6 +54,11 @@ def fmt_sig(value: float, digits: int = 3) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def plural(n: int, noun: str) -> str:
+    """``1 level``, ``3 levels``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def fmt_decimal(value: Decimal | None, places: int | None = None) -> str:
     """A Decimal as plain text, or a dash when missing."""
     if value is None:
