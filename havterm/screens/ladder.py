@@ -169,12 +169,16 @@ class LadderScreen(BaseScreen):
                     )
                 )
 
-        # The last size sent on this symbol is filled in (the read-out below the ladder assumes it too),
-        # else the smallest size the exchange takes; a number shown only as a placeholder sends nothing.
+        # The size the read-out below the ladder assumes (the last size sent here, else a typical
+        # trade's), at least the smallest size the exchange takes: the ticket opens on the order
+        # whose queue and P(fill) the trader was just reading. A placeholder would send nothing.
         inst = trading.instrument(symbol)
-        qty = self.ticket_qty.get(symbol, "")
-        if not qty and inst is not None and inst.qty_min is not None:
-            qty = f"{inst.qty_min.normalize():f}"
+        typical = self._hypothetical_qty(bridge.symbol_view(symbol))
+        least = inst.qty_min if inst is not None else None
+        if typical is not None and least is not None and typical < least:
+            typical = least
+        size = typical if typical is not None else least
+        qty = self.ticket_qty.get(symbol) or (f"{size.normalize():f}" if size is not None else "")
         base = inst.base if inst is not None else symbol.partition("/")[0]
         ticket = OrderTicket(
             side,

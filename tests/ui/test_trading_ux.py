@@ -12,6 +12,7 @@ from havterm.app import HavtermApp
 from havterm.bridge import Source, make_client
 from havterm.config import UiConfig
 from havterm.engine.credentials import Credentials
+from havterm.screens.ladder import LadderScreen
 from havterm.screens.orders import AmendPrompt, OrdersScreen, OrderTicket
 from havterm.sim import Exchange
 from havterm.trading_controller import TradingController
@@ -256,7 +257,14 @@ async def test_futures_symbol_is_refused_when_b_is_pressed(tmp_path: Path) -> No
 # ---------------------------------------------------------------------- 4, 5. quantity prefill, local checks
 
 
-async def test_first_ticket_starts_at_the_minimum_size_and_checks_ticks_and_sizes(
+def read_out_size(app: HavtermApp, symbol: str) -> Decimal | None:
+    """The size the ladder's cursor read-out assumes for a new order on ``symbol``."""
+    ladder = app.screen
+    assert isinstance(ladder, LadderScreen)
+    return ladder._hypothetical_qty(app.bridge.symbol_view(symbol))
+
+
+async def test_first_ticket_starts_at_the_read_outs_size_and_checks_ticks_and_sizes(
     exchange: Exchange,
 ) -> None:
     app = trading_app(exchange)
@@ -264,9 +272,19 @@ async def test_first_ticket_starts_at_the_minimum_size_and_checks_ticks_and_size
         trading = await ready(pilot, app, "BTC/USD", "ETH/USD")
         app.action_select_symbol("ETH/USD")
         await pilot.pause()
+        # The order whose queue and P(fill) the read-out showed, at least the pair's minimum.
+        for _ in range(100):  # some trades, so there is a typical size to assume
+            if read_out_size(app, "ETH/USD") is not None:
+                break
+            exchange.step(5, symbol="ETH/USD")
+            await exchange.drain()
+            await pilot.pause()
+        typical = read_out_size(app, "ETH/USD")
+        assert typical is not None
+        want = max(typical, Decimal("0.002"))
         ticket = await open_ticket(pilot, app)
         qty = ticket.query_one("#qty", Input)
-        assert qty.value == "0.002" and qty.placeholder == "size in ETH"
+        assert qty.value == f"{want.normalize():f}" and qty.placeholder == "size in ETH"
         price = ticket.query_one("#price", Input)
         cases = [
             ("0.002", "3099.123", "price 3099.123 is not a multiple of the tick size 0.01"),
@@ -294,9 +312,11 @@ async def test_first_ticket_starts_at_the_minimum_size_and_checks_ticks_and_size
         assert ex_orders(exchange) == []
         # Without the instrument rules: an empty field that says what it needs, and no local blocking.
         del trading.instruments["ETH/USD"]
+        typical = read_out_size(app, "ETH/USD")
         ticket = await open_ticket(pilot, app, "s")
         qty = ticket.query_one("#qty", Input)
-        assert qty.value == "" and qty.placeholder == "size in ETH"
+        assert qty.value == (f"{typical.normalize():f}" if typical is not None else "")
+        assert qty.placeholder == "size in ETH"
         qty.value = "0.001"
         ticket.query_one("#price", Input).value = "3099.123"
         ticket.query_one("#kind", Select).value = "limit"
