@@ -61,7 +61,10 @@ async def test_ladder_readout_and_flow_screen_show_the_engines_numbers(exchange:
 
         def expected() -> str:
             pos = tracker.position(oid)
-            return f"#{pos.orders_ahead} in line" if pos is not None else "?"
+            if pos is None:
+                return "?"
+            n = pos.orders_ahead
+            return "first in line" if n == 0 else f"after {n} order{'' if n == 1 else 's'} · "
 
         await wait_for(pilot, lambda: f"BUY 0.01 @ {price}  {expected()}" in readout(), 5, "the read-out")
         await wait_for(pilot, lambda: "l3-exact/" in readout(), 10, "a fill probability")
