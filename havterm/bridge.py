@@ -267,21 +267,27 @@ class Bridge:
         self._start_alerts()
         try:
             if self.source.demo and self.client is None:
-                from havterm.engine.futures import is_futures_symbol
                 from havterm.sim import Exchange, SimConfig
 
-                # Futures products come from the exchange's own Futures venue, not its Spot markets.
-                spot = [s for s in self.source.symbols if not is_futures_symbol(s)]
-                syms = tuple(dict.fromkeys([*spot, "BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD"]))
+                # The demo lists its own fixed instruments, as Kraken does: a symbol it does not
+                # list is refused on subscription (DISABLED, "Currency pair not supported").
                 self.exchange = Exchange(
                     SimConfig(
                         seed=self.source.demo_seed,
                         rate=self.source.demo_rate,
-                        symbols=syms,
                         market=not self.source.demo_paused,
                     )
                 )
                 ep = await self.exchange.start()
+                listed = self.exchange.listing()
+                unlisted = [s for s in self.source.symbols if s not in listed]
+                if unlisted:
+                    self.app.post_message(
+                        Notice(
+                            f"{', '.join(unlisted)}: not listed; the demo exchange lists {', '.join(listed)}",
+                            "warning",
+                        )
+                    )
                 self.urls = {
                     "url": ep["ws"],
                     "auth_url": ep["ws_auth"],
@@ -299,6 +305,8 @@ class Bridge:
                 )
             if getattr(self.client, "auth_session", None) is not None:
                 self.trading = TradingController(self.client)
+                # Fills arrive on the executions stream, not as answers to an action: each is a toast.
+                self.trading.on_notice = lambda line: self.app.post_message(Notice(line, "information"))
             self._start_analytics()
             await self.client.start()
         except Exception as exc:  # a bad URL or a port in use: say so in the UI, never a traceback

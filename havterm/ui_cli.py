@@ -126,8 +126,10 @@ def run_app(args: argparse.Namespace) -> int:
     elif args.symbols:
         symbols = [s.upper() for s in args.symbols]
     elif args.demo:
-        # The demo lists four pairs and a perpetual: show them all, so the grid and `n` have something to do.
-        symbols = ["BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD", "PF_XBTUSD"]
+        from havterm.sim.instruments import DEFAULT_SYMBOLS
+
+        # The demo's Spot pairs and a perpetual: show them all, so the grid and `n` have something to do.
+        symbols = [*DEFAULT_SYMBOLS, "PF_XBTUSD"]
     else:
         symbols = [s.upper() for s in cfg.symbols]
     from havterm.engine.futures import FUTURES_ID_RE

@@ -61,7 +61,12 @@ class FlowScreen(BaseScreen):
         return [
             gauge("imbalance", imb, w),
             gauge("pressure", self.flow.pressure, w),
-            Text("  top-10 book size (bids − asks) · 60 s aggressor volume (buys − sells)", style="#7f8a99"),
+            Text(
+                "  top-10 book size (bids − asks) · 60 s aggressor volume (buys − sells)"
+                if w >= 72
+                else "  top-10 bids − asks · 60 s buys − sells",
+                style="#7f8a99",
+            ),
         ]
 
     def _at_price(self, w: int, h: int) -> list[Text]:
@@ -84,5 +89,7 @@ class FlowScreen(BaseScreen):
         self.query_one(Header).show(symbol_header(self.symbol, self.view, self.header_extra(self.view)))
 
     def header_extra(self, view: SymbolView | None) -> str:
+        # The tape's threshold: a trade this size or bigger (the top 5 % of recent prints) is
+        # highlighted. The order-flow panel's "large order" is another measure (resting size).
         large = self.flow.large_qty
-        return f"large ≥ {large:f}" if large is not None else ""
+        return f"big print ≥ {large:f}" if large is not None else ""

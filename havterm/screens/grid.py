@@ -23,18 +23,22 @@ FUTURES_ID_RE = re.compile(r"^(?:PF|PI|FI|FF|PV)_[A-Z0-9]{2,24}(?:_[A-Z0-9]{1,12
 class SymbolPrompt(ModalScreen[str | None]):
     """Asks for a symbol like ``ETH/USD``; dismisses with it, or None on escape."""
 
+    # The box is as wide as its title (plus border and padding) and never wider than the
+    # terminal; on a narrower one the labels wrap instead of being cut.
     DEFAULT_CSS = """
     SymbolPrompt { align: center middle; }
     SymbolPrompt > Vertical {
-        width: 50; height: auto; border: round #7fb2ff; background: #141a22; padding: 0 1;
+        width: 60; max-width: 100%; height: auto; border: round #7fb2ff; background: #141a22; padding: 0 1;
     }
+    SymbolPrompt Label { width: 100%; }
     SymbolPrompt #error { color: #ff6b6b; height: auto; }
     """
     BINDINGS: ClassVar = bindings("prompt.cancel")
+    PROMPT = "Add symbol (ETH/USD, or a Futures product: PF_XBTUSD)"
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Add symbol (ETH/USD, or a Futures product: PF_XBTUSD)")
+            yield Label(self.PROMPT, id="title")
             yield Input(placeholder="ETH/USD", id="symbol")
             yield Label("", id="error")
 

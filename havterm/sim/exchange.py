@@ -40,7 +40,11 @@ class SimConfig:
     port: int = 0
     """Public WS port; auth, level3 and REST take the next three. 0: all ephemeral."""
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
-    """Pairs to list, ``BASE/QUOTE``."""
+    """Pairs to list, ``BASE/QUOTE``: the whole Spot listing, fixed for the exchange's life.
+
+    Whoever configures the exchange (a test, ``havterm sim --symbols``) decides
+    it; a client's subscription never adds to it (the demo keeps the default).
+    """
     seed: int = 1
     """Seed for the synthetic flow, ids and fault dice: same seed, same market."""
     rate: float = 100.0
@@ -147,7 +151,7 @@ class Exchange:
         }
         from havterm.sim.futures import FuturesVenue
 
-        self.futures = FuturesVenue(self.config.seed, rate=max(5.0, self._rate / 10))
+        self.futures = FuturesVenue(self.config.seed, rate=self._futures_rate())
         if not self._market_on:
             self.futures.paused = True
         self.endpoints["futures_ws"] = await self.futures.start(host, port + 4 if port else 0)
@@ -228,7 +232,16 @@ class Exchange:
             self._rate = float(rate)
         self._market_on = True
         if getattr(self, "futures", None) is not None:
+            self.futures.rate = self._futures_rate()
             self.futures.paused = False
+
+    def _futures_rate(self) -> float:
+        """Futures operations per second over all products: a quarter of the Spot rate, at least 5.
+
+        Each product then runs a few dozen operations a second in the demo, enough
+        for a live book and tape without doubling the exchange's load.
+        """
+        return max(5.0, self._rate / 4)
 
     @property
     def rate(self) -> float:
@@ -399,6 +412,15 @@ class Exchange:
     def symbols(self) -> Iterable[str]:
         """Listed symbols."""
         return self.instruments.keys()
+
+    def listing(self) -> list[str]:
+        """Everything this exchange lists: its Spot pairs, then its Futures products (once started).
+
+        The list is fixed by the configuration; subscribing to anything else is
+        refused as Kraken refuses it, never answered with a made-up market.
+        """
+        futures = getattr(self, "futures", None)
+        return [*self.instruments, *(futures.products if futures is not None else ())]
 
 
 def _host_for_url(host: str) -> str:

@@ -1,10 +1,14 @@
 """Kraken Futures WebSocket v1 in the embedded exchange: perpetuals with books, trades and funding.
 
-Each product (PF_XBTUSD, PF_ETHUSD, ...) has its own seeded book that moves
-with synthetic deltas, a trade now and then, and a ticker once a second whose
-funding rate drifts over time, so the dashboard and the tests have real
-Futures data offline. Book messages carry per-subscription ``seq`` numbers;
-``drop_next`` loses some on purpose so that clients can prove gap recovery.
+Each product (PF_XBTUSD, PF_ETHUSD, ...) runs the same matching engine and
+seeded synthetic traders as a Spot pair (a fair price that wanders, limit
+orders near the touch, cancels, marketable orders that trade through levels,
+bursts), so its mid moves and its book keeps changing as Spot's does. The
+engine's level changes go out as v1 ``book`` deltas and its fills as
+``trade`` messages; a ticker once a second carries funding that drifts over
+time and the change since the session opened. Book messages carry
+per-subscription ``seq`` numbers; ``drop_next`` loses some on purpose so
+that clients can prove gap recovery.
 """
 
 from __future__ import annotations
@@ -22,6 +26,12 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from havterm.sim.ids import IdFactory
+from havterm.sim.instruments import Instrument
+from havterm.sim.market import SyntheticFlow
+from havterm.sim.matching import ASK, BID, MatchingEngine
+from havterm.sim.wire import now_ns
+
 FUTURES_PRODUCTS: dict[str, tuple[Decimal, Decimal]] = {
     # product: (starting index price, tick size)
     "PF_XBTUSD": (Decimal("63000"), Decimal("0.5")),
@@ -32,22 +42,62 @@ FUTURES_PRODUCTS: dict[str, tuple[Decimal, Decimal]] = {
 FUTURES_FEEDS = ("book", "ticker", "trade", "heartbeat")
 
 
+FUTURES_ORDERS_PER_SIDE = 600
+"""Resting synthetic orders per side: a few hundred levels, a quarter of a Spot book (seeds 4x faster)."""
+
+FUTURES_DEEP_SPAN_TICKS = 800
+"""Deep arrivals land within this many ticks of the fair price (PF_XBTUSD: $400)."""
+
+FUTURES_TYPICAL_QTY = 2_000
+"""Contracts in a median synthetic order: levels then hold hundreds to tens of thousands."""
+
+
 @dataclass
 class _Product:
-    """One perpetual's state: index, book (ticks to qty), funding, open interest."""
+    """One perpetual's state: its matching engine and traders, index, funding, open interest."""
 
     name: str
     tick: Decimal
     index: Decimal
-    bids: dict[int, int] = field(default_factory=dict)  # price in ticks -> qty in contracts
-    asks: dict[int, int] = field(default_factory=dict)
+    engine: MatchingEngine
+    flow: SyntheticFlow
     funding_phase: float = 0.0
     open_interest: int = 25_000_000
     last: Decimal = Decimal(0)
+    open: Decimal = Decimal(0)  # the first price of the session: Chg % is measured from it
+    volume: int = 0  # contracts traded this session
     funding_fixed: Decimal | None = None  # set by tests: the relative funding rate, instead of the drift
 
     def price(self, ticks: int) -> Decimal:
         return (self.tick * ticks).normalize() if self.tick < 1 else self.tick * ticks
+
+    @property
+    def bids(self) -> dict[int, int]:
+        """The bid side as price in ticks -> contracts (a copy, best first)."""
+        return {lv.price: lv.total for lv in self.engine.sides[BID].levels.values()}
+
+    @property
+    def asks(self) -> dict[int, int]:
+        """The ask side as price in ticks -> contracts (a copy, best first)."""
+        return {lv.price: lv.total for lv in self.engine.sides[ASK].levels.values()}
+
+
+def _instrument(name: str, index: Decimal, tick: Decimal) -> Instrument:
+    """The product as the synthetic traders see it: integer ticks of ``tick`` and whole contracts."""
+    return Instrument(
+        symbol=name,
+        base=name[3:6],
+        quote="USD",
+        price_precision=0,  # unused by the traders: the venue turns ticks into prices with ``tick``
+        qty_precision=0,
+        start_price=int(index / tick),
+        qty_min=1,
+        cost_min="0",
+        rest_name=name,
+        altname=name,
+        wsname=name,
+        typical_qty=FUTURES_TYPICAL_QTY,
+    )
 
 
 @dataclass
@@ -66,15 +116,23 @@ class FuturesVenue:
         self.rng = random.Random(f"futures/{seed}")
         self.rate = rate
         self.products: dict[str, _Product] = {}
-        for name in products or list(FUTURES_PRODUCTS):
+        ts = now_ns()
+        for i, name in enumerate(products or list(FUTURES_PRODUCTS)):
             index, tick = FUTURES_PRODUCTS.get(name, (Decimal("100"), Decimal("0.01")))
-            p = _Product(name, tick, index, funding_phase=self.rng.random() * 6.28)
-            mid = int(index / tick)
-            for i in range(1, 41):
-                p.bids[mid - i] = self.rng.randint(100, 50_000)
-                p.asks[mid + i] = self.rng.randint(100, 50_000)
-            p.last = index
+            engine = MatchingEngine(name)
+            # The same seeded traders as a Spot pair (seeded by product name), so the book moves alike.
+            flow = SyntheticFlow(
+                _instrument(name, index, tick),
+                seed,
+                IdFactory("F", seed * 1013 + i * 7907 + 3),
+                orders_per_side=FUTURES_ORDERS_PER_SIDE,
+                deep_span=FUTURES_DEEP_SPAN_TICKS,
+            )
+            flow.seed_book(engine, ts)
+            p = _Product(name, tick, index, engine, flow, funding_phase=self.rng.random() * 6.28)
+            p.last = p.open = index
             self.products[name] = p
+        self._rr = 0  # the background market's round-robin position over products
         self.clients: dict[int, _Client] = {}
         self.server: Server | None = None
         self.url = ""
@@ -128,40 +186,34 @@ class FuturesVenue:
         self._broadcast("ticker", product, self._ticker(p, time.time()))
 
     def step(self, n: int = 1) -> None:
-        """``n`` synthetic book changes (round-robin over products), published at once."""
+        """``n`` synthetic operations, round-robin over products from the first, published at once."""
         names = list(self.products)
         for i in range(n):
             self._change(self.products[names[i % len(names)]])
 
     def _change(self, p: _Product) -> None:
-        rng = self.rng
-        is_bid = rng.random() < 0.5
-        side = p.bids if is_bid else p.asks
-        best_other = min(p.asks) if is_bid else max(p.bids)
-        r = rng.random()
-        if r < 0.3 and len(side) > 10:
-            ticks = rng.choice(sorted(side, reverse=is_bid)[:15])
-            del side[ticks]
-            qty = 0
-        elif r < 0.6:
-            ticks = rng.choice(sorted(side, reverse=is_bid)[:15])
-            qty = side[ticks] = max(1, int(side[ticks] * rng.uniform(0.5, 1.5)))
-        else:
-            edge = max(side) if is_bid else min(side)
-            ticks = edge + (1 if is_bid else -1) * rng.choice((-2, -1, 0, 1))
-            if (is_bid and ticks >= best_other) or (not is_bid and ticks <= best_other):
-                ticks = edge
-            qty = side[ticks] = rng.randint(100, 50_000)
-        if rng.random() < 0.2:
-            self._trade(p, is_bid)
-        self._publish_delta(p, "buy" if is_bid else "sell", p.price(ticks), qty)
+        """One operation of the product's traders: touched levels go out as deltas, fills as trades."""
+        eng = p.engine
+        eng.begin(now_ns())
+        try:
+            p.flow.step(eng)
+        finally:
+            log = eng.end()
+        for t in log.trades:
+            self._trade(p, t.price, t.qty, taker_buys=t.taker_side == BID)
+        for side in (BID, ASK):
+            levels = eng.sides[side].levels
+            for key in log.touched[side]:
+                lvl = levels.get(key)
+                ticks = -key if side == BID else key
+                qty = lvl.total if lvl is not None else 0
+                self._publish_delta(p, "buy" if side == BID else "sell", p.price(ticks), qty)
 
-    def _trade(self, p: _Product, taker_buys: bool) -> None:
-        side = p.asks if taker_buys else p.bids
-        ticks = min(side) if taker_buys else max(side)
-        qty = min(side[ticks], self.rng.randint(1, 5_000))
+    def _trade(self, p: _Product, ticks: int, qty: int, taker_buys: bool) -> None:
         p.last = p.price(ticks)
-        p.open_interest += self.rng.choice((-1, 1)) * qty
+        p.volume += qty
+        # Open interest drifts with the flow but never below a floor (positions open and close).
+        p.open_interest = max(1_000_000, p.open_interest + self.rng.choice((-1, 1)) * qty)
         msg = {
             "feed": "trade",
             "product_id": p.name,
@@ -195,7 +247,10 @@ class FuturesVenue:
             self._send(cid, msg)
 
     def _ticker(self, p: _Product, now: float) -> dict[str, Any]:
-        bid, ask = p.price(max(p.bids)), p.price(min(p.asks))
+        bb, ba = p.engine.best_bid(), p.engine.best_ask()
+        # A side emptied by a sweep (rare) falls back to the last trade until the traders refill it.
+        bid = p.price(bb.price) if bb is not None else p.last
+        ask = p.price(ba.price) if ba is not None else p.last
         mark = (bid + ask) / 2
         p.index += (mark - p.index) / 10
         hour = 3600 * 1000
@@ -211,10 +266,13 @@ class FuturesVenue:
             "next_funding_rate_time": (int(now * 1000) // hour + 1) * hour,
             "bid": bid,
             "ask": ask,
-            "bid_size": p.bids[max(p.bids)],
-            "ask_size": p.asks[min(p.asks)],
+            "bid_size": bb.total if bb is not None else 0,
+            "ask_size": ba.total if ba is not None else 0,
             "index": p.index.quantize(p.tick),
             "last": p.last,
+            "volume": p.volume,
+            # Kraken's 24 h change in percent; the demo measures it from the session's first price.
+            "change": ((p.last - p.open) * 100 / p.open).quantize(Decimal("1e-10")),
             "markPrice": mark,
             "openInterest": p.open_interest,
             "tag": "perpetual",
@@ -224,10 +282,23 @@ class FuturesVenue:
         }
 
     async def _market(self) -> None:
+        # Operations are due at ``rate`` per second over all products, taken in turn; a late
+        # wake-up catches up (capped) instead of slowing the market down.
+        loop = asyncio.get_running_loop()
+        names = list(self.products)
+        last, due = loop.time(), 0.0
         while True:
-            await asyncio.sleep(1.0 / max(self.rate, 0.1))
-            if not self.paused:
-                self.step(1)
+            await asyncio.sleep(min(0.05, 1.0 / max(self.rate, 0.1)))
+            now = loop.time()
+            dt, last = now - last, now
+            if self.paused or not names:
+                due = 0.0
+                continue
+            due += self.rate * min(dt, 0.25)
+            while due >= 1.0:
+                due -= 1.0
+                self._change(self.products[names[self._rr % len(names)]])
+                self._rr += 1
 
     async def _tickers(self) -> None:
         while True:
@@ -310,8 +381,8 @@ class FuturesVenue:
             "timestamp": int(time.time() * 1000),
             "seq": seq,
             "tickSize": None,
-            "bids": [{"price": p.price(t), "qty": q} for t, q in sorted(p.bids.items(), reverse=True)],
-            "asks": [{"price": p.price(t), "qty": q} for t, q in sorted(p.asks.items())],
+            "bids": [{"price": p.price(t), "qty": q} for t, q in p.bids.items()],
+            "asks": [{"price": p.price(t), "qty": q} for t, q in p.asks.items()],
         }
 
 

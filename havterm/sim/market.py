@@ -27,8 +27,18 @@ DEEP_SPAN_TICKS = 3000
 class SyntheticFlow:
     """The synthetic traders of one symbol."""
 
-    def __init__(self, inst: Instrument, seed: int, ids: IdFactory) -> None:
+    def __init__(
+        self,
+        inst: Instrument,
+        seed: int,
+        ids: IdFactory,
+        orders_per_side: int = TARGET_ORDERS_PER_SIDE,
+        deep_span: int = DEEP_SPAN_TICKS,
+    ) -> None:
         self.inst = inst
+        # A venue that needs no depth-1000 window (Futures) keeps a smaller book: cheaper to seed.
+        self.orders_per_side = orders_per_side
+        self.deep_span = deep_span
         # str seeds hash deterministically in random.Random (unlike hash()).
         self.rng = random.Random(f"havterm-sim/{seed}/{inst.symbol}")
         self.ids = ids
@@ -53,7 +63,7 @@ class SyntheticFlow:
         if self.rng.random() < 0.7:
             dist = 1 + int(self.rng.expovariate(1 / 6))
         else:
-            dist = 1 + self.rng.randrange(DEEP_SPAN_TICKS)
+            dist = 1 + self.rng.randrange(self.deep_span)
         price = self.fair - dist if side == BID else self.fair + dist
         return max(1, price)
 
@@ -68,8 +78,8 @@ class SyntheticFlow:
                     for _ in range(1 + self.rng.randrange(3)):
                         self._place(engine, side, self._price_at(side, dist), self._limit_size())
             have = sum(len(lv.orders) for lv in engine.sides[side].levels.values())
-            for _ in range(TARGET_ORDERS_PER_SIDE - have):
-                dist = 40 + self.rng.randrange(DEEP_SPAN_TICKS)
+            for _ in range(self.orders_per_side - have):
+                dist = 40 + self.rng.randrange(self.deep_span)
                 self._place(engine, side, self._price_at(side, dist), self._limit_size())
         engine.end()
 
@@ -107,7 +117,7 @@ class SyntheticFlow:
         if self.burst_left:
             self.burst_left -= 1
             p_taker = 0.3
-        p_cancel = 0.42 * n / (2 * TARGET_ORDERS_PER_SIDE)
+        p_cancel = 0.42 * n / (2 * self.orders_per_side)
         r = rng.random()
         if r < p_taker:
             self._taker(engine, mid)
@@ -119,7 +129,7 @@ class SyntheticFlow:
             lean = max(-0.2, min(0.2, (na - nb) / max(1, na + nb) * 2))
             side = BID if rng.random() < 0.5 + lean else ASK
             self._place(engine, side, self._limit_price(side), self._limit_size())
-        if len(self._mine) > 4 * TARGET_ORDERS_PER_SIDE:
+        if len(self._mine) > 4 * self.orders_per_side:
             orders = engine.orders
             self._mine = [i for i in self._mine if i in orders]
 

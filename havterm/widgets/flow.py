@@ -5,7 +5,8 @@ All pure Rich: each takes view data and a size and returns lines of ``Text``.
 
 from __future__ import annotations
 
-from decimal import Decimal
+import textwrap
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from rich.style import Style
 from rich.text import Text
@@ -27,20 +28,54 @@ def _trim(d: Decimal) -> str:
     return f"{d:f}"
 
 
-def tape_lines(trades: tuple[TradeView, ...], large: Decimal | None, width: int, height: int) -> list[Text]:
-    """Newest-first trades, coloured by aggressor; large trades in reverse video with a marker."""
+def _tape_layout(trades: tuple[TradeView, ...], width: int) -> tuple[int, int, int]:
+    """(time, price, qty) column widths for the tape at ``width``: every shown price and size whole.
+
+    The widest layout that holds every shown number is used: first the usual
+    columns, then columns sized to the numbers, then seconds instead of
+    milliseconds, then no time at all. A size that fits none of them is rounded
+    (see :func:`tape_lines`), never cut.
+    """
     # Below 45 cells the milliseconds go: seconds are enough to read a tape.
     tw = 12 if width >= 45 else 8
-    pw = qw = max(6, min(12, (width - tw - 4 - 3 - 2) // 2))
-    head = f"{'time':<{tw}} {'side':<4} {'price':>{pw}} {'qty':>{qw}}"
+    col = max(6, min(12, (width - tw - 4 - 3 - 2) // 2))
+    need_p = max((len(_trim(tr.price)) for tr in trades), default=0)
+    need_q = max((len(_trim(tr.qty)) for tr in trades), default=0)
+    if need_p <= col and need_q <= col and tw + 1 + 5 + 2 * col + 1 <= width:
+        return tw, col, col
+    pw = max(5, need_p)  # ``price`` heads the column
+    for t in (tw, 8, 0):
+        qw = width - (t + 1 if t else 0) - 5 - pw - 1 - 2  # side, spaces, and the big-trade marker
+        if qw >= need_q:
+            return t, pw, qw
+    return 0, pw, max(3, width - 5 - pw - 1 - 2)
+
+
+def _fit_qty(qty: Decimal, width: int) -> str:
+    """``qty`` exactly when it fits ``width``, else rounded (half-even) to the decimals that fit."""
+    text = _trim(qty)
+    if len(text) <= width or "." not in text:
+        return text
+    room = max(0, width - len(text.partition(".")[0]) - 1)
+    return _trim(qty.quantize(Decimal(1).scaleb(-room), rounding=ROUND_HALF_EVEN))
+
+
+def tape_lines(trades: tuple[TradeView, ...], large: Decimal | None, width: int, height: int) -> list[Text]:
+    """Newest-first trades, coloured by aggressor; large trades in reverse video with a marker."""
+    shown = trades[: max(0, height - 1)]
+    tw, pw, qw = _tape_layout(shown, width)
+    time_head = f"{'time':<{tw}} " if tw else ""
+    head = f"{time_head}{'side':<4} {'price':>{pw}} {'qty':>{qw}}"
     out = [Text(head, style=HEAD, no_wrap=True, end="")]
-    for tr in trades[: max(0, height - 1)]:
+    for tr in shown:
         big = large is not None and tr.qty >= large
         buy = tr.side == "buy"
         style = (BUY_BIG if buy else SELL_BIG) if big else (BUY if buy else SELL)
         line = Text(no_wrap=True, end="")
-        line.append(f"{tr.time_text[:tw]:<{tw}} ", DIM)
-        line.append(f"{'BUY ' if buy else 'SELL'} {_trim(tr.price):>{pw}} {_trim(tr.qty)[:qw]:>{qw}}", style)
+        if tw:
+            line.append(f"{tr.time_text[:tw]:<{tw}} ", DIM)
+        qty = _fit_qty(tr.qty, qw)
+        line.append(f"{'BUY ' if buy else 'SELL'} {_trim(tr.price):>{pw}} {qty:>{qw}}", style)
         if big:
             line.append(" ◆", MARK)
         line.truncate(width)
@@ -58,9 +93,14 @@ def volume_lines(buys: tuple[float, ...], sells: tuple[float, ...], width: int, 
     s = list(sells[-cols:])
     half = max(1, (height - 2) // 2)
     top = max([*b, *s, 0.0]) or 1.0
-    out: list[Text] = [
-        Text(f"{'vol/s':<{label_w}}buys ▲ sells ▼  (last {len(b)} s, max {top:.4g})", style=HEAD, end="")
-    ]
+    heads = (
+        f"{'vol/s':<{label_w}}buys ▲ sells ▼  (last {len(b)} s, max {top:.4g})",
+        f"{'vol/s':<{label_w}}buys ▲ sells ▼ ({len(b)} s, max {top:.4g})",
+        f"buys ▲ sells ▼ max {top:.4g}",
+        f"max {top:.4g}",
+    )
+    # The first title that fits whole: the scale's maximum is a number, never cut.
+    out: list[Text] = [Text(next((h for h in heads if len(h) <= width), ""), style=HEAD, end="")]
     pad = cols - len(b)
     for row in range(half):
         line = Text(" " * label_w + " " * pad, no_wrap=True, end="")
@@ -158,33 +198,106 @@ def gauge(label: str, value: float | None, width: int) -> Text:
     return text
 
 
+EVENT_KIND_W = 9
+"""Cells of the event kind column (``appeared`` plus a space)."""
+
+
+def _short_detail(detail: str) -> str:
+    """The detail with its words shortened and its numbers whole: ``from 62921.5`` -> ``←62921.5``."""
+    return "←" + detail[5:] if detail.startswith("from ") else detail
+
+
+def _event_layouts(events: tuple[FlowEvent, ...]) -> list[tuple[bool, int, str, bool]]:
+    """Ways to draw the event rows, widest first: (time shown, price width, detail mode, kind shown).
+
+    Each step shortens the words around the numbers or drops a whole field; a
+    price or size is never cut, so a narrow panel shows fewer fields, not
+    wrong numbers.
+    """
+    pw = max((len(ev.price) for ev in events), default=0)
+    return [
+        (True, max(12, pw), "full", True),
+        (True, pw, "full", True),
+        (True, pw, "short", True),
+        (False, pw, "short", True),
+        (False, pw, "none", True),
+        (False, pw, "none", False),
+    ]
+
+
+def _event_width(ev: FlowEvent, layout: tuple[bool, int, str, bool]) -> int:
+    show_time, pw, detail, show_kind = layout
+    n = (9 if show_time else 0) + 4 + (EVENT_KIND_W if show_kind else 0) + pw
+    if detail == "full":
+        n += 1 + len(ev.qty)
+    elif detail == "short":
+        n += 1 + len(_short_detail(ev.qty))
+    return n
+
+
+def event_head(large: str | None, width: int) -> str:
+    """The panel's title: the large-order threshold (resting orders, not trades) when it fits whole."""
+    if not large:
+        warming = ("order flow (large order: learning the sizes…)", "order flow (learning order sizes…)")
+        return next((h for h in warming if len(h) <= width), "order flow")
+    for head in (f"order flow (large order ≥ {large})", f"order flow (large ≥ {large})", f"large ≥ {large}"):
+        if len(head) <= width:
+            return head
+    return "order flow"[: max(0, width)]
+
+
 def event_lines(
     events: tuple[FlowEvent, ...], width: int, height: int, large: str | None = None
 ) -> list[Text]:
-    """The engine's order-flow events, newest first: levels, the touch, large orders, icebergs, spoofs."""
-    head = "order flow" + (f" (large ≥ {large})" if large else " (large: learning the sizes…)")
-    out = [Text(head, style=HEAD, end="")]
-    for ev in events[: max(0, height - 1)]:
+    """The engine's order-flow events, newest first: levels, the touch, large orders, icebergs, spoofs.
+
+    ``large`` is the engine's large-*order* threshold (resting size), which is not the
+    tape's big-print threshold (trade size). Every row uses the same layout: the widest
+    of :func:`_event_layouts` in which all shown rows fit ``width``, so columns line up
+    and no number is ever cut.
+    """
+    out = [Text(event_head(large, width), style=HEAD, no_wrap=True, end="")]
+    shown = events[: max(0, height - 1)]
+    layouts = _event_layouts(shown)
+    layout = next((lay for lay in layouts if all(_event_width(ev, lay) <= width for ev in shown)), None)
+    for ev in shown:
+        if layout is None:  # not even side and price fit: show nothing rather than half a price
+            break
+        show_time, pw, detail, show_kind = layout
         style = BUY if ev.side == "bid" else SELL
         if ev.kind in ("iceberg", "spoof?", "large", "vanished"):
             style = style + Style(bold=True)
         line = Text(no_wrap=True, end="")
-        line.append(f"{ev.at:<9}", DIM)
-        line.append(f"{ev.side:<4}{ev.kind:<9}{ev.price:>12} {ev.qty}", style)
-        line.truncate(width)
+        if show_time:
+            line.append(f"{ev.at:<9}", DIM)
+        body = f"{ev.side:<4}" + (f"{ev.kind:<{EVENT_KIND_W}}" if show_kind else "") + f"{ev.price:>{pw}}"
+        if detail != "none":
+            body += " " + (ev.qty if detail == "full" else _short_detail(ev.qty))
+        line.append(body, style)
         out.append(line)
-    if len(out) == 1:
+    if not shown:
         out.append(Text("none yet", style=DIM))
     return out
 
 
 def level_rate_lines(flow: FlowAnalytics | None, width: int, height: int) -> list[Text]:
     """Level3 adds, cancels and fills per second at the top levels, and the detectors' counts."""
-    out = [Text("level3 · lots/s at each level, last minute", style=HEAD, end="")]
+    title = "level3 · lots/s at each level, last minute"
+    out = [Text(title if len(title) <= width else "level3 · lots/s per level, 1 min", style=HEAD, end="")]
     if flow is None or not flow.l3:
-        out.append(Text("no order-by-order (level3) feed here:", style=DIM, end=""))
-        out.append(Text("Spot pairs have one in the demo; live, a key", style=DIM, end=""))
-        out.append(Text("with level3 access. Kraken Futures has none.", style=DIM, end=""))
+        if width >= 44:
+            lines = [
+                "no order-by-order (level3) feed here:",
+                "Spot pairs have one in the demo; live, a key",
+                "with level3 access. Kraken Futures has none.",
+            ]
+        else:  # a narrow panel wraps the words rather than cutting them
+            lines = textwrap.wrap(
+                "no order-by-order (level3) feed here: Spot pairs have one in the demo; live, "
+                "a key with level3 access. Kraken Futures has none.",
+                max(1, width),
+            )
+        out.extend(Text(line, style=DIM, end="") for line in lines)
         return out
     out.append(Text(f"icebergs {flow.icebergs}   spoof candidates {flow.spoofs}", style=DIM, end=""))
     out.append(Text(f"{'':4}{'price':>10} {'adds':>10}{'cancels':>10}{'fills':>10}", style=DIM, end=""))

@@ -43,8 +43,11 @@ FUTURES_COLUMNS = (("Fund %/h", 9), ("Basis", 10), ("OI", 8))
 """Kraken Futures columns: funding rate in % per hour, mark minus index, open interest (blank for Spot).
 
 They are shown only while the grid holds a Futures product, so a Spot-only grid keeps its room."""
-FUTURES_DROP = ("Msg/s", "p50 ms", "Age s", "Imb", "Chg %", "Sprd bps")
-"""With the Futures columns, these go first (in order) until the row leaves 10 cells for the trend."""
+DROP_ORDER = ("Msg/s", "p50 ms", "OI", "Basis", "Fund %/h", "Age s", "Imb", "Sprd bps", "Chg %")
+"""Columns left out first when the row is too narrow. The Futures columns go before change, spread
+and imbalance: those describe every row, while Futures cells are blank on every Spot row."""
+TREND_MIN = 10
+"""Cells the trend keeps: columns are dropped until the row leaves this much for it."""
 
 
 def sparkline(values: tuple[float, ...], width: int) -> str:
@@ -141,20 +144,16 @@ def _futures_cells(view: SymbolView) -> tuple[str, bool | None, str, str]:
     )
 
 
-NARROW_DROP = ("Msg/s", "p50 ms")
-"""Columns left out below 100 cells, so that price, change, spread, book state, age and trend fit 80."""
-
-
 def columns_for(width: int, futures: bool = False) -> tuple[tuple[str, int], ...]:
-    """The columns shown at ``width`` cells (with the Futures columns when ``futures``)."""
-    if not futures:
-        if width >= 100:
-            return COLUMNS
-        return tuple(c for c in COLUMNS if c[0] not in NARROW_DROP)
+    """The columns shown at ``width`` cells (with the Futures columns when ``futures``).
+
+    At 80 cells that is symbol, last, change, spread, imbalance, book state and age, with
+    or without Futures products; funding joins at 90 cells, basis at 100 and open interest at 110.
+    """
     at = next(i for i, (name, _) in enumerate(COLUMNS) if name == "Msg/s")
-    cols = [*COLUMNS[:at], *FUTURES_COLUMNS, *COLUMNS[at:]]
-    for name in FUTURES_DROP:
-        if sum(w + 1 for _, w in cols) <= width - 10:
+    cols = [*COLUMNS[:at], *(FUTURES_COLUMNS if futures else ()), *COLUMNS[at:]]
+    for name in DROP_ORDER:
+        if sum(w + 1 for _, w in cols) <= width - TREND_MIN:
             break
         cols = [c for c in cols if c[0] != name]
     return tuple(cols)

@@ -190,7 +190,7 @@ async def test_flow_screen_shows_trades(exchange: Exchange) -> None:
         flow = app.bridge.flow_view("BTC/USD")
         assert sum(flow.buy_vol) + sum(flow.sell_vol) > 0
         assert flow.large_qty is not None
-        assert "large ≥" in app.screen.query_one(Header).plain
+        assert f"big print ≥ {flow.large_qty:f}" in app.screen.query_one(Header).plain
 
 
 async def test_grid_add_open_and_remove_symbols(exchange: Exchange) -> None:

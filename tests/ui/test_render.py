@@ -180,7 +180,7 @@ def test_engine_flow_events_and_level_rates_render() -> None:
         FlowEvent("10:00:00", "bid", "best", "62999.0", "from 62998.9"),
     )
     lines = [x.plain for x in event_lines(events, 80, 10, "1.5")]
-    assert lines[0] == "order flow (large ≥ 1.5)"
+    assert lines[0] == "order flow (large order ≥ 1.5)"
     assert lines[1].startswith("10:00:02 bid spoof?") and lines[1].endswith("62998.5 9 1.5s")
     assert "iceberg" in lines[2] and "from 62998.9" in lines[3]
     rates = (LevelRateView("bid", "62999.0", "0.5", "0.1", "0.2", 3, 1, 2),)
