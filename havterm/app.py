@@ -35,8 +35,12 @@ class HavtermApp(App[int]):
     """The dashboard. The bridge pulls engine state at the frame rate; screens draw views."""
 
     TITLE = "havterm"
+    # Toasts sit above the status bar (Textual's default covers it: the clock and latency vanished
+    # under every fill), one line of padding less, so they hide less of the queue read-out.
     CSS = """
     Screen { background: #0b0f14; }
+    ToastRack { margin-bottom: 2; }
+    Toast { padding: 0 1; }
     """
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar = bindings(
