@@ -198,6 +198,10 @@ def test_grid_row_and_sparkline() -> None:
     text = render_grid_row(row, 120).plain
     assert text.startswith("BTC/USD") and "62999.0" in text and "-1.25" in text and "synced" in text
     assert "Symbol" in render_grid_row(None, 120).plain
+    # A feed that drops trailing zeros (Futures: 63000.0 -> 63000) still lines up at the point;
+    # a price finer than the book's decimals is shown whole, never rounded.
+    assert grid_row(replace(v, last=Decimal("63000")), False, 10).last == "63000.0"
+    assert grid_row(replace(v, last=Decimal("63000.25")), False, 10).last == "63000.25"
     assert sparkline((1.0, 2.0, 3.0), 10) == "▁▅█"
     assert sparkline((), 5) == ""
 
