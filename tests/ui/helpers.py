@@ -127,8 +127,14 @@ class FrozenClient:
 
 def _patch_sim_clock() -> Callable[[], None]:
     """Make the exchange's timestamps a deterministic sequence (1 ms per call)."""
+    # Every module that took ``now_ns`` by name, imported here, before the patch: a module first
+    # imported while patched would keep this build's fake for good, and the next build's ticks
+    # (and so every timestamp in a snapshot) would then depend on which test ran first.
     import havterm.sim.exchange as sim_exchange
+    import havterm.sim.futures as sim_futures
+    import havterm.sim.rest as sim_rest
     import havterm.sim.server as sim_server
+    import havterm.sim.trading as sim_trading
     import havterm.sim.wire as sim_wire
 
     counter = itertools.count()
@@ -138,7 +144,8 @@ def _patch_sim_clock() -> Callable[[], None]:
         # 40 ms per call spreads the seeded trades over a few minutes, as a real tape would be.
         return base + next(counter) * 40_000_000
 
-    saved = [(m, m.now_ns) for m in (sim_exchange, sim_server, sim_wire)]
+    modules = (sim_exchange, sim_futures, sim_rest, sim_server, sim_trading, sim_wire)
+    saved = [(m, m.now_ns) for m in modules]
     for m, _ in saved:
         m.now_ns = fake  # type: ignore[attr-defined]
 
