@@ -70,6 +70,16 @@ async def open_ticket(pilot: Any, app: HavtermApp, key: str = "b") -> OrderTicke
     return screen
 
 
+async def buy_through_the_best_ask(exchange: Exchange, trading: TradingController) -> str:
+    """A limit buy at the best ask for three times its size: it takes that level at once, the rest rests."""
+    ask = exchange.book("BTC/USD").best_ask()
+    assert ask is not None
+    total = Decimal(ask.total).scaleb(-8) * 3
+    return await trading.place(
+        "BTC/USD", "buy", f"{total:f}", price_text(exchange, "BTC/USD", ask.price, 1), "limit"
+    )
+
+
 # ---------------------------------------------------------------------- 1. amend: review, then y
 
 
@@ -210,11 +220,7 @@ async def test_fills_in_the_snapshot_at_connect_are_not_toasts(exchange: Exchang
     first = trading_app(exchange, ("BTC/USD",))
     async with first.run_test(size=(120, 40)) as pilot:
         trading = await ready(pilot, first, "BTC/USD")
-        ask = exchange.book("BTC/USD").best_ask()
-        total = Decimal(ask.total).scaleb(-8) * 3
-        await trading.place(
-            "BTC/USD", "buy", f"{total:f}", price_text(exchange, "BTC/USD", ask.price, 1), "limit"
-        )
+        await buy_through_the_best_ask(exchange, trading)
         await wait_for(pilot, lambda: any(" filled @ " in n for n in notices(first)), 5, "a fill toast")
     # A new session on the same account: the snapshot carries the open, partly filled order and its fills.
     second = trading_app(exchange, ("BTC/USD",))
@@ -333,11 +339,7 @@ async def test_orders_panel_fits_80_columns(exchange: Exchange) -> None:
     app = trading_app(exchange, ("BTC/USD",))
     async with app.run_test(size=(80, 30)) as pilot:
         trading = await ready(pilot, app, "BTC/USD")
-        ask = exchange.book("BTC/USD").best_ask()
-        total = Decimal(ask.total).scaleb(-8) * 3
-        await trading.place(
-            "BTC/USD", "buy", f"{total:f}", price_text(exchange, "BTC/USD", ask.price, 1), "limit"
-        )
+        await buy_through_the_best_ask(exchange, trading)
         await wait_for(pilot, lambda: any(o.cum_qty > 0 for o in trading.trader.orders.all()), 5, "a fill")
         await pilot.press("o")
         await wait_for(pilot, lambda: isinstance(app.screen, OrdersScreen), 5)
