@@ -9,7 +9,9 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, Select
+from textual.widgets._toast import ToastRack
 
 from havterm.screens import bindings
 from havterm.trading_controller import ORDER_KINDS, TradingController, parse_decimal
@@ -25,7 +27,61 @@ def _number(text: str) -> Decimal | None:
         return None
 
 
-class OrderTicket(ModalScreen[dict[str, str] | None]):
+FAR_FROM_MID = Decimal("0.05")
+"""A limit price this far (5 %) from the mid is pointed out at review: most likely a typo."""
+
+
+def _plain(d: Decimal) -> str:
+    return f"{d.normalize():f}" if d == d.to_integral_value() else f"{d:f}"
+
+
+def order_notes(
+    side: str,
+    qty: Decimal,
+    price: Decimal | None,
+    kind: str,
+    bid: Decimal | None,
+    ask: Decimal | None,
+    quote: str,
+) -> str:
+    """What a trader should see before ``y``: the order's value and whether it trades at once.
+
+    ``\n≈ 630.01 USD\ncrosses the book: fills at once against the ask 62999.1`` (a line
+    each; empty without a book). A limit price far from the mid is pointed out, and so is a
+    post-only order that the exchange would refuse because it would take liquidity.
+    """
+    touch = ask if side == "buy" else bid
+    at = price if price is not None else touch
+    parts = [] if at is None else [f"≈ {(qty * at).quantize(Decimal('0.01')):f} {quote}".rstrip()]
+    if price is not None and touch is not None:
+        crosses = price >= touch if side == "buy" else price <= touch
+        other = f"{'ask' if side == 'buy' else 'bid'} {touch}"
+        if crosses and kind == "post-only":
+            parts.append(f"post-only would take the {other}: refused")
+        elif crosses:
+            parts.append(f"crosses the book: fills at once against the {other}")
+    if price is not None and bid is not None and ask is not None:
+        mid = (bid + ask) / 2
+        off = (price - mid) / mid
+        if abs(off) >= FAR_FROM_MID:
+            parts.append(f"{abs(off) * 100:.0f} % {'above' if off > 0 else 'below'} the mid {_plain(mid)}")
+    return "".join(f"\n{part}" for part in parts)  # a line each: the dialog is 60 columns
+
+
+class _Dialog(ModalScreen[dict[str, str] | None]):
+    """A modal where the trader confirms an order: no toasts are drawn over it.
+
+    At 80 columns a fill toast covered the price on the review line being
+    confirmed. Notifications wait, and show on the screen below once the
+    dialog closes.
+    """
+
+    def _extend_compose(self, widgets: list[Widget]) -> None:
+        super()._extend_compose(widgets)
+        widgets[:] = [w for w in widgets if not isinstance(w, ToastRack)]
+
+
+class OrderTicket(_Dialog):
     """Side, price, quantity and kind; Enter asks to confirm, ``y`` sends, Escape cancels."""
 
     DEFAULT_CSS = """
@@ -53,6 +109,7 @@ class OrderTicket(ModalScreen[dict[str, str] | None]):
         *,
         qty_hint: str = "",
         check: Check | None = None,
+        touch: Callable[[], tuple[Decimal | None, Decimal | None]] | None = None,
     ) -> None:
         super().__init__(classes=side)
         self.side = side
@@ -62,6 +119,8 @@ class OrderTicket(ModalScreen[dict[str, str] | None]):
         # Says what the field wants (``size in BTC``); never a number that looks like a value.
         self.qty_hint = qty_hint or f"size in {symbol.partition('/')[0] or symbol}"
         self.check = check
+        self.touch = touch
+        """The best bid and ask now, for the review's warnings (None: no book to compare with)."""
         self.armed: dict[str, str] | None = None
 
     def compose(self) -> ComposeResult:
@@ -114,9 +173,13 @@ class OrderTicket(ModalScreen[dict[str, str] | None]):
             error.update(problem)  # caught here, not refused by the exchange after `y`
             return
         error.update("")
+        # The numbers as they will be sent, in plain notation (``1e-2`` is reviewed as ``0.01``).
+        qty, price = _plain(q), price if p is None else _plain(p)
         where = "at market" if kind == "market" else f"@ {price} ({kind})"
+        bid, ask = self.touch() if self.touch is not None else (None, None)
+        notes = order_notes(self.side, q, p, kind, bid, ask, self.symbol.partition("/")[2])
         self.query_one("#confirm", Label).update(
-            f"send {self.side.upper()} {qty} {self.symbol} {where}?\ny: send · escape: cancel"
+            f"send {self.side.upper()} {qty} {self.symbol} {where}?{notes}\ny: send · escape: cancel"
         )
         self.armed = {"side": self.side, "symbol": self.symbol, "qty": qty, "price": price, "kind": kind}
         self.set_focus(None)  # so that `y` is a key for the screen, not a character in a field
@@ -131,7 +194,7 @@ class OrderTicket(ModalScreen[dict[str, str] | None]):
         self.dismiss(None)
 
 
-class AmendPrompt(ModalScreen[dict[str, str] | None]):
+class AmendPrompt(_Dialog):
     """New quantity and/or price for one order; like the ticket, Enter reviews and ``y`` sends."""
 
     DEFAULT_CSS = """
@@ -186,6 +249,9 @@ class AmendPrompt(ModalScreen[dict[str, str] | None]):
         except ValueError as exc:
             error.update(str(exc))
             return
+        # Reviewed and sent in plain notation (``2e-2`` is ``0.02``).
+        qty = qty if q is None else _plain(q)
+        price = price if p is None else _plain(p)
         new_qty = q is not None and q != _number(self.qty)
         new_price = p is not None and p != _number(self.price)
         changes = []
@@ -217,6 +283,8 @@ class AmendPrompt(ModalScreen[dict[str, str] | None]):
 
 
 COLUMNS = ("Order", "Symbol", "Side", "Price", "Qty", "Filled", "Status")
+CLOSED_STATUSES = frozenset({"filled", "canceled", "expired", "rejected", "closed"})
+"""Order statuses the panel lists but cannot cancel or amend: the exchange would only refuse."""
 SHORT_STATUS = {"partially_filled": "partial", "pending_new": "pending"}
 """Statuses too long for an 80-column panel, and the word shown instead."""
 NARROW = 100
@@ -317,11 +385,20 @@ class OrdersScreen(ModalScreen[None]):
     def _bridge(self) -> Any:
         return getattr(self.app, "bridge", None)
 
+    def _not_open(self, oid: str, action: str) -> bool:
+        """True (and says so in one line) when the selected order is no longer open: nothing is sent."""
+        trading = self.trading
+        row = next((r for r in trading.view().orders if r.order_id == oid), None) if trading else None
+        if row is None or row.status not in CLOSED_STATUSES:
+            return False
+        self.app.notify(f"{action}: {short_id(oid)} is {row.status}, not open", severity="warning")
+        return True
+
     def action_cancel_order(self) -> None:
         """Cancel the selected order."""
         oid = self._selected()
         bridge = self._bridge()
-        if oid and bridge is not None:
+        if oid and bridge is not None and not self._not_open(oid, "nothing to cancel"):
             bridge.trade(lambda t: t.cancel(oid))
 
     def action_amend_order(self) -> None:
@@ -329,7 +406,7 @@ class OrdersScreen(ModalScreen[None]):
         oid = self._selected()
         trading = self.trading
         bridge = self._bridge()
-        if not oid or trading is None or bridge is None:
+        if not oid or trading is None or bridge is None or self._not_open(oid, "nothing to amend"):
             return
         row = next((r for r in trading.view().orders if r.order_id == oid), None)
 

@@ -164,6 +164,21 @@ async def test_amend_and_cancel_of_a_closed_order_say_so_in_plain_words(exchange
         await wait_for(pilot, lambda: not ex_orders(exchange), 5, "cancelled on the exchange")
         assert await trading.amend(oid, "0.02", "") == f"amend refused: {EXACT_UNKNOWN}"
         assert await trading.cancel(oid) == f"cancel refused: {EXACT_UNKNOWN}"
+        # From the orders panel nothing is even sent: the panel knows the order is closed.
+        await wait_for(pilot, lambda: any(r.status == "canceled" for r in trading.view().orders), 5, "closed")
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrdersScreen), 5, "the orders panel")
+        before = len(notices(app))
+        await pilot.press("c")
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, OrdersScreen)  # no amend dialog
+        said = notices(app)[before:]
+        assert len(said) == 2 and said[0].startswith("nothing to cancel: ") and said[1].startswith(
+            "nothing to amend: "
+        )
+        assert all(line.endswith(" is canceled, not open") for line in said)
+        assert not any("refused" in n for n in said)
 
 
 # ---------------------------------------------------------------------- 2. fills are toasts, once each
@@ -314,6 +329,17 @@ async def test_first_ticket_starts_at_the_read_outs_size_and_checks_ticks_and_si
         # At 160 columns the review line is whole.
         assert "send BUY 0.002 ETH/USD @ 3099.12 (limit)?" in shown(app)
         assert "y: send · escape: cancel" in shown(app)
+        # Numbers are reviewed (and sent) as plain text; a price through the ask says so.
+        ask = exchange.book("ETH/USD").best_ask()
+        assert ask is not None
+        through = price_text(exchange, "ETH/USD", ask.price + 5, 2)
+        qty.value, price.value = "2e-3", through
+        qty.focus()
+        await pilot.press("enter")
+        assert ticket.armed is not None and ticket.armed["qty"] == "0.002"
+        assert f"send BUY 0.002 ETH/USD @ {through} (limit)?" in shown(app)
+        best = price_text(exchange, "ETH/USD", ask.price, 2)
+        assert f"crosses the book: fills at once against the ask {best}" in shown(app)
         await pilot.press("escape")
         assert ex_orders(exchange) == []
         # Without the instrument rules: an empty field that says what it needs, and no local blocking.
