@@ -22,6 +22,19 @@ class _QueuePanel(Panel):
         return len(self.draw(width, 8))
 
 
+def _touch(view: SymbolView | None) -> tuple[Decimal | None, Decimal | None]:
+    """The best bid and ask of a symbol's book now (None for a side it lacks, or no book)."""
+    book = view.book if view is not None else None
+    if book is None:
+        return None, None
+    pp = book.price_precision
+
+    def at(levels: tuple[tuple[int, int], ...]) -> Decimal | None:
+        return Decimal(levels[0][0]).scaleb(-pp) if levels else None
+
+    return at(book.bids), at(book.asks)
+
+
 class LadderScreen(BaseScreen):
     """Bids and asks around the spread with bars, cumulative size, grouping, cursor and flashes."""
 
@@ -187,6 +200,7 @@ class LadderScreen(BaseScreen):
             qty,
             qty_hint=f"size in {base}",
             check=lambda q, p: trading.check(symbol, q, p),
+            touch=lambda: _touch(bridge.symbol_view(symbol)),
         )
         self.app.push_screen(ticket, done)
 
