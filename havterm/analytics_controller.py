@@ -397,9 +397,10 @@ class AnalyticsController:
             if seen is None:
                 return QueueLine(None, price, head, "beyond the book's window: its queue is unknown", "")
             level, better = seen
+            # The source first: at 80 columns the end of the line is cut.
             queue = (
-                f"joins behind {_amount(level, qp)} (+{_amount(better, qp)} at better prices;"
-                " past the level3 window, sizes from L2)"
+                f"L2 (past level3): {_amount(level, qp)} ahead at this price,"
+                f" {_amount(better, qp)} at better prices"
             )
             rates = ""
         elif tracker is not None and tracker.book is not None:
@@ -418,8 +419,8 @@ class AnalyticsController:
             est2 = self.l2[symbol]
             level, better = est2.level_lots(side, ticks), est2.better_lots(side, ticks)
             queue = (
-                f"joins behind {_amount(level, qp)} (+{_amount(better, qp)} at better prices;"
-                " L2: the whole level is ahead, level3 would give the exact queue)"
+                f"L2: {_amount(level, qp)} ahead at this price (all of the level),"
+                f" {_amount(better, qp)} at better prices; level3 would give the exact queue"
             )
             rates = ""
         else:

@@ -164,15 +164,15 @@ async def test_a_new_order_past_the_level3_window_queues_behind_the_l2_level() -
             hyp = analytics.hypothetical_line(SYMBOL, "buy", format_units(price, pp), Decimal("0.01"))
             assert hyp is not None
             assert hyp.queue == (
-                f"joins behind {amount(level, qp)} (+{amount(better, qp)} at better prices;"
-                " past the level3 window, sizes from L2)"
+                f"L2 (past level3): {amount(level, qp)} ahead at this price,"
+                f" {amount(better, qp)} at better prices"
             )
             job = analytics._inputs(("hyp", SYMBOL, "buy", price, 1_000_000), 1.0)
             assert job is not None and (job.ahead, job.model) == (level + better, "l2-join-back")
             # Inside the window the level3 queue (orders and lots) is still the answer.
             hyp_in = analytics.hypothetical_line(SYMBOL, "buy", format_units(inside, pp), Decimal("0.01"))
             assert hyp_in is not None and hyp_in.queue.startswith("joins behind ")
-            assert "order" in hyp_in.queue and "sizes from L2" not in hyp_in.queue
+            assert "order" in hyp_in.queue and "L2" not in hyp_in.queue
             # A market order larger than level3's ten ask levels is costed on the deeper L2 book.
             size = sum(lots for _, lots in l3.aggregated("sell")) + 1
             small, _ = analytics.costs(SYMBOL, 1)
@@ -225,7 +225,7 @@ async def test_without_level3_the_queue_is_an_l2_estimate() -> None:
             )
             assert "l2-power" in analytics.own_lines(SYMBOL)[0].fill
             hyp = analytics.hypothetical_line(SYMBOL, "buy", format_units(price, pp), Decimal("0.01"))
-            assert hyp is not None and "L2: the whole level is ahead" in hyp.queue
+            assert hyp is not None and hyp.queue.startswith("L2: ") and "(all of the level)" in hyp.queue
             # The depth screen's cost comes from the L2 book here.
             book = st.book
             assert book is not None
