@@ -37,6 +37,7 @@ from havterm.widgets.views import (
     QueueLine,
     SymbolView,
     TradeView,
+    at_places,
 )
 
 if TYPE_CHECKING:
@@ -526,10 +527,13 @@ class Bridge:
             c.p50, c.p99 = (None, None) if self.source.replay else st.latency.percentiles(50, 99)
         book = self._book_view(st, None if full else GRID_LEVELS) if st.book is not None else None
         trades: tuple[TradeView, ...] = ()
+        # Prices at the book's decimals, so the tape and the header line up (see ``at_places``).
+        places = st.book.price_precision if st.book is not None else None
         if full and st.trades:
             recent = list(st.trades)[-TAPE:]
             trades = tuple(
-                TradeView(t.trade_id, t.side, t.price, t.qty, t.timestamp) for t in reversed(recent)
+                TradeView(t.trade_id, t.side, at_places(t.price, places) or t.price, t.qty, t.timestamp)
+                for t in reversed(recent)
             )
         ticker = st.ticker
         fut = st.futures
@@ -539,7 +543,7 @@ class Bridge:
             st.version,
             book,
             trades,
-            st.last_price,
+            at_places(st.last_price, places),
             ticker.change_pct if ticker is not None else (fut.change if fut is not None else None),
             c.rate,
             c.p50,

@@ -125,6 +125,13 @@ def parse_decimal(text: str, what: str) -> Decimal:
     return value
 
 
+def _avg_text(avg: Decimal, places: int) -> str:
+    """An average price with no zeros past what it needs, but at least the price's ``places``."""
+    whole, _, frac = f"{avg:f}".partition(".")
+    frac = frac.rstrip("0").ljust(places, "0")
+    return f"{whole}.{frac}" if frac else whole
+
+
 def fill_line(update: OrderUpdate) -> str:
     """A fill of an own order (``BUY 0.01 of 0.05 BTC/USD filled @ 63000.5``); the total once done."""
     o, f = update.order, update.fill
@@ -146,7 +153,7 @@ def fill_line(update: OrderUpdate) -> str:
             # Two decimals finer than the price: an average is rarely on a tick, but 28 digits help nobody.
             exp = f.price.as_tuple().exponent
             step = Decimal(1).scaleb(exp - 2 if isinstance(exp, int) else -2)
-            tail = f" (avg {_plain(avg.quantize(step))})"
+            tail = f" (avg {_avg_text(avg.quantize(step), -exp if isinstance(exp, int) else 0)})"
         return f"{side} {_plain(total or cum)} {symbol} filled @ {price}{tail}"
     of = f" of {_plain(total)}" if total is not None else ""
     return f"{side} {_plain(cum)}{of} {symbol} filled @ {price}"

@@ -84,3 +84,11 @@ def test_fills_in_a_snapshot_are_not_said() -> None:
     feed(trading, True, 1, NEW, trade("E1", "0.01", "0.01", "partially_filled"))
     assert told == [] and trading.trader.orders.get("O1") is not None
     assert trading.trader.orders.get("O1").cum_qty == D("0.01")  # type: ignore[union-attr]
+
+
+def test_an_average_on_a_tick_keeps_the_prices_decimals() -> None:
+    trading, told = controller()
+    feed(trading, True, 1)
+    feed(trading, False, 2, NEW)
+    feed(trading, False, 3, trade("E1", "0.05", "0.05", "filled", "63000.0"))
+    assert told == ["BUY 0.05 BTC/USD filled @ 63000.0 (avg 63000.0)"]  # not "(avg 63000)"

@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from rich.style import Style
 from rich.text import Text
 
-from havterm.widgets.views import FlowAnalytics, FlowEvent, TradeView
+from havterm.widgets.views import FlowAnalytics, FlowEvent, TradeView, fmt_sig
 
 BUY = Style(color="#4fd17b")
 SELL = Style(color="#ff6b6b")
@@ -94,10 +94,10 @@ def volume_lines(buys: tuple[float, ...], sells: tuple[float, ...], width: int, 
     half = max(1, (height - 2) // 2)
     top = max([*b, *s, 0.0]) or 1.0
     heads = (
-        f"{'vol/s':<{label_w}}buys ▲ sells ▼  (last {len(b)} s, max {top:.4g})",
-        f"{'vol/s':<{label_w}}buys ▲ sells ▼ ({len(b)} s, max {top:.4g})",
-        f"buys ▲ sells ▼ max {top:.4g}",
-        f"max {top:.4g}",
+        f"{'vol/s':<{label_w}}buys ▲ sells ▼  (last {len(b)} s, max {fmt_sig(top, 4)})",
+        f"{'vol/s':<{label_w}}buys ▲ sells ▼ ({len(b)} s, max {fmt_sig(top, 4)})",
+        f"buys ▲ sells ▼ max {fmt_sig(top, 4)}",
+        f"max {fmt_sig(top, 4)}",
     )
     # The first title that fits whole: the scale's maximum is a number, never cut.
     out: list[Text] = [Text(next((h for h in heads if len(h) <= width), ""), style=HEAD, end="")]

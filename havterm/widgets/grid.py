@@ -13,7 +13,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from havterm.widgets.strips import StripCache
-from havterm.widgets.views import SymbolView, fmt_decimal
+from havterm.widgets.views import SymbolView, at_places, fmt_decimal
 
 SPARKS = "▁▂▃▄▅▆▇█"
 HEAD = Style(color="#9fb3c8", bold=True)
@@ -115,14 +115,9 @@ def grid_row(view: SymbolView, cursor: bool, spark_w: int) -> GridRow:
     state = book.state if book else "awaiting"
     if view.health != "active" and state == "synced":
         state = view.health
-    # At the book's price decimals, so a column of prices lines up at the point (a Futures feed
-    # writes 63000.0 as 63000; the book knows it is quoted to 0.5).
-    places = book.price_precision if book is not None and view.last is not None else None
-    if places is not None and view.last is not None and view.last.as_tuple().exponent < -places:  # type: ignore[operator]
-        places = None  # finer than the book: never round a price away
     return GridRow(
         view.symbol,
-        fmt_decimal(view.last, places),
+        fmt_decimal(at_places(view.last, book.price_precision if book is not None else None)),
         "-" if ch is None else f"{ch:+.2f}",
         None if ch is None or ch == 0 else ch > 0,
         "-" if bps is None else f"{bps:.2f}",

@@ -34,7 +34,10 @@ def badge(book: BookView | None, health: str = "active", futures: bool = False) 
     mism = book.mismatches if book else 0
     # Futures books carry no checksum: their integrity is the unbroken ``seq``, and a gap is a resync.
     good, bad = (" ✓ seq", f" ✗{mism} seq gaps") if futures else (" ✓ checksums", f" ✗{mism} mismatches")
-    text.append(bad if mism else good, DIM if not mism else Style(color="#ffd75f"))
+    if mism:
+        text.append(bad, Style(color="#ffd75f"))
+    elif state in ("synced", "stale"):
+        text.append(good, DIM)  # a tick only for a book that is being verified, not a disabled one
     if book and book.reason and state != "synced":
         text.append(f"  {book.reason}", Style(color="#ffd75f"))
     return text

@@ -54,6 +54,20 @@ def fmt_sig(value: float, digits: int = 3) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def at_places(value: Decimal | None, places: int | None) -> Decimal | None:
+    """``value`` written to ``places`` decimals when it has fewer (``63000`` -> ``63000.0``), never rounded.
+
+    A feed that drops trailing zeros (Futures writes 63000.0 as 63000) would
+    otherwise break a column of prices at the point.
+    """
+    if value is None or places is None or not value.is_finite():
+        return value
+    exp = value.as_tuple().exponent
+    if isinstance(exp, int) and exp > -places:
+        return value.quantize(Decimal(1).scaleb(-places))
+    return value
+
+
 def plural(n: int, noun: str) -> str:
     """``1 level``, ``3 levels``."""
     return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -207,7 +207,10 @@ def test_grid_row_and_sparkline() -> None:
 
 
 def test_badge_and_status_text() -> None:
-    assert "SYNCED" in badge(book()).plain
+    assert "SYNCED" in badge(book()).plain and "✓ checksums" in badge(book()).plain
+    # A book the exchange refused has verified nothing: no tick.
+    off = badge(book(state="disabled", reason="Currency pair not supported"))
+    assert "DISABLED" in off.plain and "✓" not in off.plain and "Currency pair not supported" in off.plain
     bad = badge(book(state="resyncing", mismatches=3, reason="checksum mismatch"))
     assert "RESYNCING" in bad.plain and "✗3" in bad.plain and "checksum mismatch" in bad.plain
     up = status_text(ConnView("subscribed", msg_rate=1234, latency_p50=3, latency_p99=9), "12:00:00 UTC", 100)
