@@ -527,8 +527,10 @@ class Bridge:
             c.p50, c.p99 = (None, None) if self.source.replay else st.latency.percentiles(50, 99)
         book = self._book_view(st, None if full else GRID_LEVELS) if st.book is not None else None
         trades: tuple[TradeView, ...] = ()
-        # Prices at the book's decimals, so the tape and the header line up (see ``at_places``).
-        places = st.book.price_precision if st.book is not None else None
+        # Prices at the book's decimals, so the tape and the header line up (see ``at_places``). Only
+        # the Futures feed drops trailing zeros; Spot v2 writes every price to the pair's decimals,
+        # so its 200 tape prices a frame are left alone (1-2 us each).
+        places = st.book.price_precision if st.book is not None and st.futures is not None else None
         if full and st.trades:
             recent = list(st.trades)[-TAPE:]
             trades = tuple(

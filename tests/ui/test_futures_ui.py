@@ -76,6 +76,14 @@ async def test_a_perpetual_on_the_ladder_and_the_grid_with_a_funding_alert(tmp_p
         assert f"{truth.bids[max(truth.bids)]}" in lines[i + 1]
         screen_text = shown(app)
         assert PF in screen_text and "SYNCED" in screen_text
+        # The Futures feed writes 63000.0 as 63000: the tape and the last price get the book's decimals.
+        venue.step(300)
+        await wait_for(pilot, lambda: len(st.trades) >= 5, 5, "Futures trades")
+        view = app.bridge.symbol_view(PF)
+        assert view is not None and view.trades and view.last is not None and book.price_precision == 1
+        assert any(t.price == t.price.to_integral_value() for t in view.trades)  # whole-dollar prints too
+        assert all(t.price.as_tuple().exponent == -1 for t in view.trades)
+        assert view.last.as_tuple().exponent == -1
         # The grid: funding in % per hour, mark minus index, open interest; blank for the Spot row.
         await pilot.press("4")
         await wait_for(pilot, lambda: isinstance(app.screen, GridScreen), 5, "the grid")
