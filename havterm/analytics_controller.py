@@ -111,6 +111,14 @@ def _ahead_text(orders: int, lots: int, qp: int) -> str:
     return f"after {orders} order{'' if orders == 1 else 's'} · {_amount(lots, qp)} ahead"
 
 
+def lots_of(order: OwnOrder, qp: int) -> int:
+    """What is left of an own order, in lots (0 if it has more decimals than the book)."""
+    try:
+        return decimal_units(order.remaining, qp)
+    except ValueError:
+        return 0
+
+
 def _pct(p: float) -> str:
     return f"{round(p * 100):d}%"
 
@@ -361,7 +369,16 @@ class AnalyticsController:
                 pos = tracker.position(o.order_id) if tracker is not None else None
                 if pos is None:
                     self._estimates.pop(key, None)  # made while it was in sight: no longer true
-                    lines.append(QueueLine(o.order_id, price_text, head, "not in the level3 window", ""))
+                    where = self._ticks(symbol, o.price)
+                    seen = self._l2_queue(symbol, o.side, where[0]) if where is not None else None
+                    queue = "not in the level3 window"
+                    if seen is not None:
+                        # Past level3's sight the L2 level (ours included) bounds what is ahead of us.
+                        queue = (
+                            f"L2 (past level3): at most {_amount(max(0, seen[0] - lots_of(o, qp)), qp)} ahead"
+                            f" at this price, {_amount(seen[1], qp)} at better prices"
+                        )
+                    lines.append(QueueLine(o.order_id, price_text, head, queue, ""))
                     continue
                 front = _ahead_text(pos.orders_ahead, pos.qty_ahead, qp)
                 queue = f"{front} · {_amount(pos.qty_behind, qp)} behind"

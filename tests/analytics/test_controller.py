@@ -186,6 +186,23 @@ async def test_a_new_order_past_the_level3_window_queues_behind_the_l2_level() -
                 want.levels_consumed,
             )
             assert big.filled == size > sum(lots for _, lots in l3.aggregated("sell"))
+            # An own order out there: level3 cannot place it; the L2 level (ours in it) bounds the queue.
+            await wait_for(lambda: trading.trader.ready, 10, "trading")
+            line = await trading.place(SYMBOL, "buy", "0.01", format_units(price, pp), "limit")
+            assert "sent" in line, line
+            oid = line.rsplit("(", 1)[1].rstrip(")")
+
+            def own() -> str:
+                mine = [x for x in analytics.own_lines(SYMBOL) if x.order_id == oid]
+                return mine[0].queue if mine else ""
+
+            await wait_for(lambda: own().startswith("L2 (past level3): "), 5, "the own line from L2")
+            seen = analytics._l2_queue(SYMBOL, "buy", price)
+            assert seen is not None
+            assert own() == (
+                f"L2 (past level3): at most {amount(seen[0] - 1_000_000, qp)} ahead at this price,"
+                f" {amount(seen[1], qp)} at better prices"
+            )
             await trading.close()
 
 
