@@ -47,7 +47,8 @@ from havterm.engine.fixed import format_units
 from havterm.engine.futures import is_futures_symbol
 from havterm.engine.integrity import BookState
 from havterm.engine.orderflow import OrderFlowTracker
-from havterm.engine.queue import QueueTracker, decimal_units
+from havterm.engine.prints import decimal_units
+from havterm.engine.queue import QueueTracker
 from havterm.widgets.views import (
     BookStatsView,
     CostView,
@@ -111,10 +112,10 @@ def _ahead_text(orders: int, lots: int, qp: int) -> str:
     return f"after {orders} order{'' if orders == 1 else 's'} · {_amount(lots, qp)} ahead"
 
 
-def lots_of(order: OwnOrder, qp: int) -> int:
-    """What is left of an own order, in lots (0 if it has more decimals than the book)."""
+def _lots(qty: Decimal, qp: int) -> int:
+    """A size in lots at ``qp`` decimals; 0 for a size finer than that (no order can have it)."""
     try:
-        return decimal_units(order.remaining, qp)
+        return decimal_units(qty, qp)
     except ValueError:
         return 0
 
@@ -339,7 +340,7 @@ class AnalyticsController:
                 book = self._book(o.symbol)
                 if where is None or book is None:
                     continue
-                lots = decimal_units(o.remaining, where[2])
+                lots = _lots(o.remaining, where[2])
                 # Whether the public level already shows our order is unknown here; assume not,
                 # which puts our own lots ahead of us: a conservative queue, as risk-averse wants.
                 est.place(o.order_id, o.side, where[0], lots)
@@ -374,9 +375,10 @@ class AnalyticsController:
                     queue = "not in the level3 window"
                     if seen is not None:
                         # Past level3's sight the L2 level (ours included) bounds what is ahead of us.
+                        most = max(0, seen[0] - _lots(o.remaining, qp))
                         queue = (
-                            f"L2 (past level3): at most {_amount(max(0, seen[0] - lots_of(o, qp)), qp)} ahead"
-                            f" at this price, {_amount(seen[1], qp)} at better prices"
+                            f"L2 (past level3): at most {_amount(most, qp)} ahead at this price,"
+                            f" {_amount(seen[1], qp)} at better prices"
                         )
                     lines.append(QueueLine(o.order_id, price_text, head, queue, ""))
                     continue
@@ -399,7 +401,7 @@ class AnalyticsController:
         if where is None or qty <= 0:
             return None
         ticks, _, qp = where
-        lots = decimal_units(qty, qp) if qty.as_tuple().exponent >= -qp else 0  # type: ignore[operator]
+        lots = _lots(qty, qp)
         if lots <= 0:
             return None
         now = self.clock()
@@ -539,7 +541,8 @@ class AnalyticsController:
         """``order id -> (symbol, P(fill within 30 s))`` for own orders with a finished estimate."""
         out = {}
         for o in self.open_orders():
-            if self.l3 and self.orders_ahead(o.symbol, o.order_id) is None:
+            tracker = self.trackers.get(o.symbol) if self.l3 else None
+            if self.l3 and (tracker is None or not tracker.is_placed(o.order_id)):
                 continue  # out of level3's sight: an estimate made while it was in sight is stale
             done = self._estimates.get(("own", o.order_id))
             if done is not None and done[1].confidence != "none":

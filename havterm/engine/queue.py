@@ -27,7 +27,6 @@ from typing import Final
 from havterm.engine.events import ExecutionsMessage, Level3Message, Trade
 from havterm.engine.fixed import rescale
 from havterm.engine.l3 import L3Book
-from havterm.engine.prints import decimal_units as decimal_units
 from havterm.engine.prints import maker_prints
 
 PRUNE_EVERY = 4096
@@ -770,6 +769,11 @@ class QueueTracker:
         s = book._bids if side == "buy" else book._asks
         keys = s.keys
         return len(keys) < book.depth or price_ticks * s.sign <= keys[-1]
+
+    def is_placed(self, order_id: str) -> bool:
+        """Whether a tracked own order is resting where level3 sees it (O(1): no queue is walked)."""
+        own = self._own.get(order_id)
+        return own is not None and own.seq >= 0
 
     def own_orders(self) -> list[str]:
         """Ids of tracked own orders that are resting in the book."""

@@ -131,8 +131,10 @@ async def test_level3_queue_lines_costs_and_fill_probability_match_the_exchange(
             count = len(level.orders) if level is not None else 0
             assert hyp.queue.startswith(f"joins behind {count} order{'' if count == 1 else 's'} · ")
             assert hyp.level.startswith("this level, last ")
+            assert analytics.trackers[SYMBOL].is_placed(oid) and not analytics.trackers[SYMBOL].is_placed("X")
             await trading.cancel(oid)
             await wait_for(lambda: analytics.own_lines(SYMBOL) == [], 5, "the cancelled order gone")
+            assert not analytics.trackers[SYMBOL].is_placed(oid)
             await trading.close()
 
 
