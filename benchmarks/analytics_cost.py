@@ -26,7 +26,11 @@ a second, where the cost matters. A batch's hand-over also costs a fixed
 amount per UI frame, whatever it holds; that is measured apart (from a run
 with 20 Hz frames over the capture's own, slow rate) and printed as a share
 of a core. Both are printed, and so is the total at the capture's own rate.
-The limit applies to the cost per message. With
+The limit applies to the cost per message. The floor (``run_floor``) is
+what any pure-Python analytics must pay before computing anything: the
+journal walked once, each level3 order's fields stored under its id, each
+trade message's prints converted; it shows how much of the budget is gone
+before the first rate or queue position is counted. With
 ``--per-message`` the old way (every update per message, no journal) is
 timed in the same rounds for comparison. Query-time functions (fill
 probability, execution cost, imbalance) run at the UI's frame rate, not per
@@ -49,7 +53,7 @@ from typing import Any
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from havterm.engine import codec  # noqa: E402
+from havterm.engine import codec, prints  # noqa: E402
 from havterm.engine.analytics import execution_cost, imbalance, pressure  # noqa: E402
 from havterm.engine.book import L2Book  # noqa: E402
 from havterm.engine.events import BookMessage, Level3Message, TradeMessage  # noqa: E402
@@ -279,6 +283,53 @@ def run_per_message(
     return time.process_time() - t0
 
 
+def run_floor(frames: list[tuple[float, str]], pp: int, qp: int, frame_s: float = LOAD_FRAME_S) -> float:
+    """The least any pure-Python consumer of this stream pays, before it computes anything.
+
+    The engine's pass (as ``run`` with no parts) plus only what every analytics design in
+    Python must do per message: the book's journal with its markers, drained per frame and
+    walked once (a type test and an unpack per entry); each level3 order's four fields read
+    and stored under its id (one dict write, the cheapest shadow index there is); each trade
+    message's prints converted to ticks and lots once (``maker_prints``, uncached). No rate,
+    queue, event or estimate is computed. The analytics can cost no less than this.
+    """
+    l2 = L2Book(SYMBOL, 10, pp, qp)
+    l3 = L3Book(SYMBOL, 10, pp, qp)
+    journal: list[Any] = l2.enable_journal()
+    index: dict[str, tuple[int, int, str, str]] = {}
+    decode = codec.decode
+    frame_at = 0.0
+    t0 = time.process_time()
+    for now, text in frames:
+        if now >= frame_at:
+            frame_at = (now // frame_s + 1) * frame_s
+            if journal:
+                batch = journal
+                l2.journal = journal = []
+                for e in batch:
+                    if type(e) is tuple:
+                        _k, _old, _new = e
+        for ev in decode(text):
+            t = type(ev)
+            if t is Level3Message:
+                l3.apply(ev)  # type: ignore[arg-type]
+                for o in ev.bids:  # type: ignore[union-attr]
+                    index[o.order_id] = (o.price_units, o.qty_units, o.order_id, o.event)  # type: ignore[union-attr]
+                for o in ev.asks:  # type: ignore[union-attr]
+                    index[o.order_id] = (o.price_units, o.qty_units, o.order_id, o.event)  # type: ignore[union-attr]
+            elif t is BookMessage:
+                journal.append(now)
+                l2.apply(ev)  # type: ignore[arg-type]
+            elif t is TradeMessage:
+                if ev.trades:  # type: ignore[union-attr]
+                    journal.append(now)
+                    journal.append(ev)
+                if not ev.snapshot:  # type: ignore[union-attr]
+                    prints._last = None  # every message is new: no cache hit
+                    prints.maker_prints(ev.trades, SYMBOL, pp, qp)  # type: ignore[union-attr]
+    return time.process_time() - t0
+
+
 def median_share(with_: list[float], without: list[float], engine: list[float]) -> float:
     """The median over rounds of (``with_`` - ``without``) / engine, each round taken on its own.
 
@@ -323,11 +374,13 @@ def main() -> int:
         times: list[list[float]] = [[] for _ in configs]
         at_20hz: list[float] = []
         per_msg: list[float] = []
+        floor: list[float] = []
         client = float("inf")
         for _ in range(args.repeat):
             for c, parts in enumerate(configs):
                 times[c].append(run(stream, mine, pp, qp, name, parts, LOAD_FRAME_S))
             at_20hz.append(run(stream, mine, pp, qp, name, comps, FRAME_S))
+            floor.append(run_floor(stream, pp, qp))
             if args.per_message:
                 per_msg.append(run_per_message(stream, mine, pp, qp, name))
             client = min(client, run_market(stream, pp, qp, name))
@@ -367,6 +420,12 @@ def main() -> int:
             f"  at this capture's own rate ({n_msgs / span:.0f} msg/s, {n_msgs / frames_20hz:.1f} messages"
             f" per 20 Hz frame), frame costs included: {cost_20hz / n_msgs * 1e6:.2f} us/message,"
             f" {cost_20hz / engine * 100:.1f} % of the engine"
+        )
+        fl = max(0.0, min(floor) - engine)
+        print(
+            f"  floor (journal walked, level3 fields stored, prints converted; nothing computed):"
+            f" {fl / n_msgs * 1e6:.2f} us/message, {fl / engine * 100:.1f} % of the engine"
+            f" (median of per-round ratios {median_share(floor, times[0], times[0]) * 100:.1f} %)"
         )
         if args.per_message:
             pm = max(0.0, min(per_msg) - engine)
