@@ -41,6 +41,7 @@ from havterm.engine.fillprob import (
     RaceJob,
     prepare_hypothetical,
     prepare_own,
+    prepare_own_past_window,
     run_race,
 )
 from havterm.engine.fixed import format_units
@@ -369,7 +370,7 @@ class AnalyticsController:
                 tracker = self.trackers.get(symbol)
                 pos = tracker.position(o.order_id) if tracker is not None else None
                 if pos is None:
-                    self._estimates.pop(key, None)  # made while it was in sight: no longer true
+                    est = self._own_estimate(o, placed=False)
                     where = self._ticks(symbol, o.price)
                     seen = self._l2_queue(symbol, o.side, where[0]) if where is not None else None
                     queue = "not in the level3 window"
@@ -380,8 +381,13 @@ class AnalyticsController:
                             f"L2 (past level3): at most {_amount(most, qp)} ahead at this price,"
                             f" {_amount(seen[1], qp)} at better prices"
                         )
-                    lines.append(QueueLine(o.order_id, price_text, head, queue, ""))
+                    else:
+                        est = None  # nothing bounds the queue: no P(fill)
+                    p = est[1].p(30.0) if est is not None and est[1].confidence != "none" else None
+                    fill = estimate_text(est[1] if est else None)
+                    lines.append(QueueLine(o.order_id, price_text, head, queue, fill, p))
                     continue
+                est = self._own_estimate(o, placed=True)
                 front = _ahead_text(pos.orders_ahead, pos.qty_ahead, qp)
                 queue = f"{front} · {_amount(pos.qty_behind, qp)} behind"
             else:
@@ -518,7 +524,7 @@ class AnalyticsController:
                     got = prepare_own(tracker, oid, now)
                     if got is not None:
                         return got
-                return None
+                return self._past_window_inputs(oid, now)
             for est in self.l2.values():
                 if est.ahead(oid) is not None:
                     return est.race_inputs(oid, now)
@@ -537,14 +543,48 @@ class AnalyticsController:
         est2 = self.l2.get(symbol)
         return None if est2 is None else est2.hypothetical_inputs(side, ticks, lots, now)
 
+    def _own_estimate(self, o: OwnOrder, placed: bool) -> tuple[float, FillEstimate] | None:
+        """With level3: the own order's finished estimate if it was made from where the order is now.
+
+        An estimate raced on the exact queue while level3 saw the order is stale once the order
+        is out of sight, and one raced on the L2 bound is stale once level3 sees it again.
+        """
+        key: EstimateKey = ("own", o.order_id)
+        done = self._estimates.get(key)
+        # A blend of windows names its model "l2-at-most avg[...]".
+        if done is not None and done[1].model.startswith("l2-at-most") == placed:
+            del self._estimates[key]
+            return None
+        return done
+
+    def _past_window_inputs(self, order_id: str, now: float) -> RaceJob | None:
+        """The race of an own order past level3's deepest level, on the L2 bound of its queue."""
+        for o in self.open_orders():
+            if o.order_id != order_id:
+                continue
+            tracker = self.trackers.get(o.symbol)
+            where = self._ticks(o.symbol, o.price)
+            if tracker is None or tracker.book is None or where is None:
+                return None
+            seen = self._l2_queue(o.symbol, o.side, where[0])
+            lots = _lots(o.remaining, where[2])
+            if seen is None or lots <= 0:
+                return None
+            most = max(0, seen[0] - lots) + seen[1]
+            return prepare_own_past_window(tracker, o.side, where[0], lots, most, now)
+        return None
+
     def fill_probabilities(self) -> dict[str, tuple[str, float]]:
         """``order id -> (symbol, P(fill within 30 s))`` for own orders with a finished estimate."""
         out = {}
         for o in self.open_orders():
-            tracker = self.trackers.get(o.symbol) if self.l3 else None
-            if self.l3 and (tracker is None or not tracker.is_placed(o.order_id)):
-                continue  # out of level3's sight: an estimate made while it was in sight is stale
-            done = self._estimates.get(("own", o.order_id))
+            if self.l3:
+                tracker = self.trackers.get(o.symbol)
+                if tracker is None:
+                    continue
+                done = self._own_estimate(o, placed=tracker.is_placed(o.order_id))
+            else:
+                done = self._estimates.get(("own", o.order_id))
             if done is not None and done[1].confidence != "none":
                 out[o.order_id] = (o.symbol, done[1].p(30.0))
             else:

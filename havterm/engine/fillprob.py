@@ -99,7 +99,7 @@ class FillEstimate:
     """P(fill within each horizon) and the time to fill, and which model produced them.
 
     ``model`` names the queue model (``l3-exact``, ``l3-hypothetical``,
-    ``l2-power``, ``l2-risk-averse``, ``l2-join-back``); ``confidence`` is
+    ``l2-power``, ``l2-risk-averse``, ``l2-join-back``, ``l2-at-most``); ``confidence`` is
     ``high`` (exact queue and at least ``MIN_PRINTS`` taker arrivals),
     ``medium`` (exact queue with fewer, or an estimated queue with enough),
     ``low`` (estimated queue, few arrivals) or ``none`` (no flow seen: every
@@ -507,6 +507,7 @@ class RaceJob:
     now: float
     windows: tuple[float, ...]
     replay: bool = True
+    exact_queue: bool = True
 
     def inputs(self) -> list[RaceInputs]:
         """One ``RaceInputs`` per window (see ``queue.race_data_of``)."""
@@ -521,6 +522,7 @@ class RaceJob:
                 d.history if self.replay else None,
                 self.price_ticks,
                 self.model,
+                self.exact_queue,
             )
             for d in race_data_of(self.snapshot, self.price_ticks, self.now, self.windows)
         ]
@@ -591,6 +593,28 @@ def prepare_hypothetical(
     return _job(tracker, side, price_ticks, ahead, lots, "l3-hypothetical", now, window, replay)
 
 
+def prepare_own_past_window(
+    tracker: QueueTracker,
+    side: str,
+    price_ticks: int,
+    lots: int,
+    ahead_at_most: int,
+    now: float,
+    window: float | None = None,
+    replay: bool = True,
+) -> RaceJob:
+    """The race of an own order resting where level3 cannot see it (past its deepest level).
+
+    Level3 no longer shows the order's queue, but the L2 book still shows its
+    level: everything there except our own ``lots``, plus every lot at better
+    prices, is at most what is ahead (``ahead_at_most``). Racing that bound
+    gives a P(fill) that errs low, never high. The flow still comes from
+    level3. The model says ``l2-at-most``, and the queue is not exact, so the
+    confidence is at most ``medium``.
+    """
+    return _job(tracker, side, price_ticks, ahead_at_most, lots, "l2-at-most", now, window, replay, False)
+
+
 def _job(
     tracker: QueueTracker,
     side: str,
@@ -601,9 +625,11 @@ def _job(
     now: float,
     window: float | None,
     replay: bool,
+    exact_queue: bool = True,
 ) -> RaceJob:
     windows = (window,) if window is not None else tuple(tracker.windows)
-    return RaceJob(tracker.side_snapshot(side, now), price, ahead, lots, model, now, windows, replay)
+    snap = tracker.side_snapshot(side, now)
+    return RaceJob(snap, price, ahead, lots, model, now, windows, replay, exact_queue)
 
 
 # ---------------------------------------------------------------------------- without L3

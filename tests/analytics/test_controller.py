@@ -15,6 +15,7 @@ from havterm.engine.analytics import execution_cost, execution_cost_l3
 from havterm.engine.book import BookState
 from havterm.engine.client import ClientConfig, KrakenClient
 from havterm.engine.credentials import Credentials
+from havterm.engine.fillprob import RaceJob
 from havterm.engine.fixed import format_units
 from havterm.sim import Exchange, SimConfig
 from havterm.trading_controller import TradingController
@@ -205,6 +206,30 @@ async def test_a_new_order_past_the_level3_window_queues_behind_the_l2_level() -
                 f"L2 (past level3): at most {amount(seen[0] - 1_000_000, qp)} ahead at this price,"
                 f" {amount(seen[1], qp)} at better prices"
             )
+            # Its P(fill) races that bound (everything at the level but us, plus better prices):
+            # an answer that errs low, never high, and says it is not an exact queue.
+            job = analytics._inputs(("own", oid), 1.0)
+            assert job is not None and isinstance(job, RaceJob)
+            assert (job.ahead, job.lots, job.model, job.exact_queue) == (
+                seen[0] - 1_000_000 + seen[1],
+                1_000_000,
+                "l2-at-most",
+                False,
+            )
+            for _ in range(25):  # some flow to race against; the book's top moves, ours stays deep
+                ex.step(1, symbol=SYMBOL)
+                await ex.drain()
+
+            def p30() -> float | None:
+                analytics.refresh()
+                mine = [x for x in analytics.own_lines(SYMBOL) if x.order_id == oid]
+                return mine[0].p30 if mine else None
+
+            await wait_for(lambda: p30() is not None, 10, "a fill probability past the level3 window")
+            line_now = next(x for x in analytics.own_lines(SYMBOL) if x.order_id == oid)
+            assert not tracker.is_placed(oid), "the order came into level3's sight; pick a deeper level"
+            assert "l2-at-most/" in line_now.fill and "/high" not in line_now.fill, line_now.fill
+            assert analytics.fill_probabilities()[oid] == (SYMBOL, line_now.p30)
             await trading.close()
 
 
