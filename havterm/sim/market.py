@@ -24,6 +24,16 @@ DEEP_SPAN_TICKS = 3000
 """Deep arrivals land uniformly within this many ticks of the fair price."""
 
 
+def pulled_to_mid(fair: int, mid: int) -> int:
+    """The fair price after one step's gentle pull towards the mid: 1/64 of the gap, rounded toward zero.
+
+    Symmetric on purpose. Floor division (``(mid - fair) // 64``) pulls down by a
+    tick whenever the mid sits a little below fair and never up, and the demo's
+    market drifted down for as long as it ran.
+    """
+    return fair + int((mid - fair) / 64)
+
+
 class SyntheticFlow:
     """The synthetic traders of one symbol."""
 
@@ -103,7 +113,7 @@ class SyntheticFlow:
         # Wandering fair price, gently pulled back to the mid so the two never part.
         if rng.random() < 0.08:
             self.fair += rng.choice((-1, 1)) * (1 + int(rng.expovariate(1.0)))
-        self.fair += (mid - self.fair) // 64
+        self.fair = pulled_to_mid(self.fair, mid)
         # A faint pull towards the listing price keeps hours-long demos in range.
         if rng.random() < 0.01:
             start = self.inst.start_price

@@ -10,18 +10,29 @@ is predicted from the frames the exchange published (level3, book, trades,
 decoded and applied as the client does), and it is never cancelled, so
 "filled within T" is read off the exchange's book.
 
-Tolerances (stated here, asserted below). For the L3 model at 1 s and 5 s:
+Orders go in every ``EVERY`` operations (2 s of virtual time), so the 200 of
+them span about 400 s of the market's wandering rather than one 80 s spell.
 
-* calibration in the large: |mean predicted - observed fill rate| <= 0.06;
-* skill: Brier score at least 0.02 below the climatological forecast (always
-  predicting the observed base rate);
-* in every probability bucket with at least 20 orders, |predicted - observed| <= 0.15.
+Tolerances (stated here, asserted below). For the L3 model:
 
-At 30 s the model is known to be optimistic (a market that walks away from
-the order for good is not modelled, see ``fillprob``): there it must stay
-within 0.02 of climatology's Brier score and over-predict by at most 0.10.
-The L2-only model must beat an uninformed 0.5 forecast (Brier < 0.25) at
-every horizon and climatology at 1 s and 5 s.
+* at 1 s, calibration in the large (|mean predicted - observed fill rate|
+  <= 0.06), skill (a Brier score at least 0.02 below the climatological
+  forecast, which always predicts the observed base rate), and in every
+  probability bucket with at least 20 orders |predicted - observed| <= 0.16;
+* at 5 s, calibration in the large (<= 0.06) and a Brier score within 0.01
+  of climatology's: the model has no skill there (see below);
+* at 30 s it is known to be optimistic (a market that walks away from the
+  order for good is not modelled, see ``fillprob``): within 0.01 of
+  climatology's Brier score, over-predicting by at most 0.10.
+
+The L2-only model must beat an uninformed 0.5 forecast (Brier < 0.25) at 1 s
+and 30 s, beat climatology at 1 s, and stay within 0.03 of it at 5 s.
+
+Until this change the demo's market drifted down (a floor division in its
+fair-price pull), and that drift made fills predictable by side: the L3
+model's 5 s Brier score read 0.167 against climatology's 0.246. In a market
+that holds its level it is 0.234 against 0.238, so the 5 s claim of skill was
+dropped rather than kept by picking a seed.
 """
 
 from __future__ import annotations
@@ -38,7 +49,7 @@ from tests.analytics.harness import FeedHarness
 
 RATE = 50.0
 """Virtual operations per second on the one symbol."""
-EVERY = 20
+EVERY = 100
 ORDERS = 200
 WARMUP = 1500
 HORIZONS = (1.0, 5.0, 30.0)
@@ -139,17 +150,21 @@ def test_fill_probability_is_calibrated_on_the_embedded_exchange() -> None:
             lines.append(f"           [{lo:.1f},{hi:.1f}) n={n:3d} predicted={mp:.3f} observed={ob:.3f}")
         brier, clim = float(rep["brier"]), float(rep["climatology"])  # type: ignore[arg-type]
         bias = float(rep["mean_pred"]) - float(rep["observed"])  # type: ignore[arg-type]
-        short = not key.endswith("@30")
-        if key.startswith("l3") and short:
+        if key == "l3@1":
             assert abs(bias) <= 0.06, (key, bias)
             assert brier <= clim - 0.02, (key, brier, clim)
             for lo, _hi, n, mp, ob in rep["buckets"]:  # type: ignore[attr-defined]
                 if n >= 20:
-                    assert abs(mp - ob) <= 0.15, (key, lo, n, mp, ob)
-        elif key.startswith("l3"):
-            assert brier <= clim + 0.02 and bias <= 0.10, (key, brier, clim, bias)
+                    assert abs(mp - ob) <= 0.16, (key, lo, n, mp, ob)
+        elif key == "l3@5":
+            assert abs(bias) <= 0.06, (key, bias)
+            assert brier <= clim + 0.01, (key, brier, clim)
+        elif key == "l3@30":
+            assert brier <= clim + 0.01 and bias <= 0.10, (key, brier, clim, bias)
+        elif key == "l2@1":
+            assert brier < 0.25 and brier <= clim, (key, brier, clim)
+        elif key == "l2@5":
+            assert brier <= clim + 0.03, (key, brier, clim)
         else:
             assert brier < 0.25, (key, brier)
-            if short:
-                assert brier <= clim, (key, brier, clim)
     print("\n" + "\n".join(lines))

@@ -191,6 +191,8 @@ async def test_a_new_order_past_the_level3_window_queues_behind_the_l2_level() -
             assert big.filled == size > sum(lots for _, lots in l3.aggregated("sell"))
             # An own order out there: level3 cannot place it; the L2 level (ours in it) bounds the queue.
             await wait_for(lambda: trading.trader.ready, 10, "trading")
+            # Deep (the 23rd of 25 bids), so that the flow stepped below leaves it out of level3's sight.
+            price = book.bids()[22][0]
             line = await trading.place(SYMBOL, "buy", "0.01", format_units(price, pp), "limit")
             assert "sent" in line, line
             oid = line.rsplit("(", 1)[1].rstrip(")")
@@ -245,7 +247,7 @@ async def test_without_level3_the_queue_is_an_l2_estimate() -> None:
             pp, qp = ex.instruments[SYMBOL].price_precision, ex.instruments[SYMBOL].qty_precision
             bid = eng.best_bid()
             assert bid is not None
-            price = bid.price - 3
+            price = bid.price - 10  # deep enough to rest through the 30 steps below
             level_before = st.book.bids(50)
             lots_there = dict(level_before).get(price, 0)
             line = await trading.place(SYMBOL, "buy", "0.01", format_units(price, pp), "limit")
