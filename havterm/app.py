@@ -121,6 +121,8 @@ class HavtermApp(App[int]):
         """Called by the bridge's timer: repaint the visible screen and its status bar."""
         try:
             screen = self.screen
+            if getattr(screen, "LIVE_BELOW", False):  # the order ticket: the ladder shows above it, live
+                screen = self.screen_stack[-2]
         except ScreenStackError:
             return  # shutting down
         if not isinstance(screen, BaseScreen) or self._stopped:

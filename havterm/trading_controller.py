@@ -17,7 +17,7 @@ from havterm.analytics_controller import OwnOrder
 from havterm.engine.alerts import AlertInputs, OrderGauge, OwnFill
 from havterm.engine.events import ExecutionsMessage, InstrumentMessage, PairInfo
 from havterm.engine.futures import is_futures_symbol
-from havterm.engine.orders import OrderStatus, OrderUpdate
+from havterm.engine.orders import Fill, Order, OrderStatus, OrderUpdate
 from havterm.engine.trading import Trader, TraderConfig, TradingError
 
 log = logging.getLogger("havterm.trading")
@@ -37,6 +37,10 @@ class OrderRow:
     qty: str
     filled: str
     status: str
+    avg: str = ""
+    """Average fill price (empty before the first fill)."""
+    reason: str = ""
+    """Why a finished order ended, when said (``filled while disconnected``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +87,29 @@ def _plain(d: Decimal) -> str:
     return f"{d.normalize():f}"
 
 
+def trim_zeros(text: str) -> str:
+    """``1.5000000000`` -> ``1.5``, ``0.0000000000`` -> ``0``: only zeros after the point go, exactly.
+
+    Text, not arithmetic: no digit that is not a trailing zero is ever touched
+    (``Decimal.normalize`` would round past 28 digits).
+    """
+    if "." not in text or "e" in text.lower():
+        return text
+    return text.rstrip("0").rstrip(".") or "0"
+
+
 @dataclass(frozen=True, slots=True)
 class Instrument:
-    """What the exchange allows on one pair: tick size, size step and minimum (None when not said)."""
+    """What the exchange allows on one pair: tick size, size step and minimums (None when not said)."""
 
     symbol: str
     base: str
     tick: Decimal | None
     qty_step: Decimal | None
     qty_min: Decimal | None
+    cost_min: Decimal | None = None
+    """The smallest order value (price × quantity), in the ``quote`` currency."""
+    quote: str = ""
 
     @classmethod
     def of(cls, pair: PairInfo) -> Instrument:
@@ -100,10 +118,16 @@ class Instrument:
         step = pair.qty_increment
         if step is None:
             step = Decimal(1).scaleb(-pair.qty_precision)
-        return cls(pair.symbol, pair.base, tick, step, pair.qty_min)
+        return cls(pair.symbol, pair.base, tick, step, pair.qty_min, pair.cost_min, pair.quote)
 
-    def check(self, qty: Decimal | None, price: Decimal | None) -> str | None:
-        """The first reason the exchange would refuse this size or price, in one line; None if fine."""
+    def check(
+        self, qty: Decimal | None, price: Decimal | None, touch: tuple[str, Decimal] | None = None
+    ) -> str | None:
+        """The first reason the exchange would refuse this size or price, in one line; None if fine.
+
+        ``touch`` (``("ask", 63000.1)``) is where a market order would trade: its value is
+        estimated there against the minimum order value, and the line says it is an estimate.
+        """
         if price is not None and self.tick and price % self.tick != 0:
             return f"price {_plain(price)} is not a multiple of the tick size {_plain(self.tick)}"
         if qty is not None and self.qty_min is not None and qty < self.qty_min:
@@ -111,7 +135,26 @@ class Instrument:
         if qty is not None and self.qty_step and qty % self.qty_step != 0:
             decimals = len(_plain(self.qty_step).partition(".")[2])
             return f"quantity {_plain(qty)} has too many decimals ({self.symbol} takes {decimals})"
-        return None
+        return self._check_value(qty, price, touch)
+
+    def _check_value(
+        self, qty: Decimal | None, price: Decimal | None, touch: tuple[str, Decimal] | None
+    ) -> str | None:
+        least = self.cost_min
+        if qty is None or least is None or least <= 0:
+            return None
+        quote = f" {self.quote}" if self.quote else ""
+        minimum = f"is below the minimum of {_plain(least)}{quote}"
+        if price is not None:
+            value = qty * price
+            return f"order value {_plain(value)}{quote} {minimum}" if value < least else None
+        if touch is None:
+            return None  # a market order with no book to price it: the exchange decides
+        side, at = touch
+        value = qty * at
+        if value >= least:
+            return None
+        return f"estimated value {_plain(value)}{quote} (at the {side} {at:f}) {minimum}"
 
 
 def parse_decimal(text: str, what: str) -> Decimal:
@@ -132,6 +175,16 @@ def _avg_text(avg: Decimal, places: int) -> str:
     return f"{whole}.{frac}" if frac else whole
 
 
+def _avg_like(avg: Decimal, price: Decimal | None) -> str:
+    """An average next to a price as the exchange writes it (``price``): two decimals finer at most.
+
+    An average is rarely on a tick, but 28 digits help nobody.
+    """
+    exp = price.as_tuple().exponent if price is not None else 0
+    places = -exp if isinstance(exp, int) and exp < 0 else 0
+    return _avg_text(avg.quantize(Decimal(1).scaleb(-places - 2)), places)
+
+
 def fill_line(update: OrderUpdate) -> str:
     """A fill of an own order (``BUY 0.01 of 0.05 BTC/USD filled @ 63000.5``); the total once done."""
     o, f = update.order, update.fill
@@ -150,13 +203,40 @@ def fill_line(update: OrderUpdate) -> str:
         avg = o.avg_price
         tail = ""
         if avg is not None and last:  # the order's average is of every fill: it belongs to the last
-            # Two decimals finer than the price: an average is rarely on a tick, but 28 digits help nobody.
-            exp = f.price.as_tuple().exponent
-            step = Decimal(1).scaleb(exp - 2 if isinstance(exp, int) else -2)
-            tail = f" (avg {_avg_text(avg.quantize(step), -exp if isinstance(exp, int) else 0)})"
+            tail = f" (avg {_avg_like(avg, f.price)})"
         return f"{side} {_plain(total or cum)} {symbol} filled @ {price}{tail}"
     of = f" of {_plain(total)}" if total is not None else ""
     return f"{side} {_plain(cum)}{of} {symbol} filled @ {price}"
+
+
+def avg_text(o: Order) -> str:
+    """An order's average fill price, two decimals finer than its prices at most (empty before a fill)."""
+    avg = o.avg_price if o.cum_qty > 0 else None
+    return "" if avg is None else _avg_like(avg, o.fills[-1].price if o.fills else o.limit_price)
+
+
+def gap_line(o: Order, qty: Decimal, cost: Decimal, fills: list[Fill]) -> str:
+    """An order that filled ``qty`` in a disconnect.
+
+    ``BTC/USD buy 0.01 filled while disconnected, avg 63000.1``, and ``(0.01 of 0.05 so far)``
+    after it when some is still open.
+
+    The average is of what filled in the gap: the snapshot's fills when they account for all
+    of it, else the change in the order's filled cost, else the order's own average.
+    """
+    avg: Decimal | None = None
+    if fills and sum((f.qty for f in fills), Decimal(0)) == qty:
+        avg = sum((f.qty * f.price for f in fills), Decimal(0)) / qty
+    elif cost > 0:
+        avg = cost / qty
+    elif o.avg_price is not None:
+        avg = o.avg_price
+    price = fills[-1].price if fills else o.limit_price
+    tail = "" if avg is None else f", avg {_avg_like(avg, price)}"
+    so_far = ""
+    if o.order_qty is not None and o.cum_qty < o.order_qty:
+        so_far = f" ({_plain(o.cum_qty)} of {_plain(o.order_qty)} so far)"
+    return f"{o.symbol or '?'} {o.side or '?'} {_plain(qty)} filled while disconnected{tail}{so_far}"
 
 
 class TradingController:
@@ -174,6 +254,11 @@ class TradingController:
         self.instruments: dict[str, Instrument] = {}
         self._fresh: list[tuple[str, str]] = []  # (fill key, line) of the executions message being applied
         self._told: set[str] = set()  # fills already announced (exec ids), so none is said twice
+        self._updates: list[OrderUpdate] = []  # the updates of the executions message being applied
+        self._snapshots = 0  # executions snapshots seen: the first is at connect, the others reconnects
+        # Each order's filled quantity and cost once the last executions message was applied (the
+        # order is held too, so its id() cannot be reused): what a reconnect's snapshot is compared with.
+        self._filled_before: dict[int, tuple[Order, Decimal, Decimal]] = {}
         self.trader.on_order(self._on_order)
         self.trader.on_balance(lambda _b: self._bump())
         # Registered after the Trader's own handler, so it runs once the message's updates are in.
@@ -185,6 +270,7 @@ class TradingController:
 
     def _on_order(self, update: OrderUpdate) -> None:
         self._bump()
+        self._updates.append(update)
         fill = update.fill
         if fill is not None:
             key = fill.exec_id or f"{fill.order_id}/{fill.trade_id}/{fill.qty}/{fill.price}/{fill.timestamp}"
@@ -192,15 +278,42 @@ class TradingController:
 
     def _after_executions(self, msg: ExecutionsMessage) -> None:
         fresh, self._fresh = self._fresh, []
+        updates, self._updates = self._updates, []
         if msg.snapshot:
-            return  # the snapshot at (re)connect is history the user has seen, not news
-        for key, line in fresh:
-            if key in self._told:
-                continue
-            self._told.add(key)
-            log.info("%s", line)
-            if self.on_notice is not None:
-                self.on_notice(line)
+            # The snapshot's fills are never toasted one by one: at connect they are history the
+            # user has seen; after a reconnect, what filled in the gap is said once per order.
+            self._snapshots += 1
+            self._told.update(key for key, _ in fresh)
+            if self._snapshots > 1:
+                for line in self._filled_in_gap(updates):
+                    self._tell(line)
+        else:
+            for key, line in fresh:
+                if key in self._told:
+                    continue
+                self._told.add(key)
+                self._tell(line)
+        self._filled_before = {id(o): (o, o.cum_qty, o.cum_cost) for o in self.trader.orders.all()}
+
+    def _tell(self, line: str) -> None:
+        log.info("%s", line)
+        if self.on_notice is not None:
+            self.on_notice(line)
+
+    def _filled_in_gap(self, updates: list[OrderUpdate]) -> list[str]:
+        """One line per own order that filled (or partly) while disconnected, from a reconnect's snapshot."""
+        fills: dict[int, tuple[Order, list[Fill]]] = {}
+        for up in updates:
+            entry = fills.setdefault(id(up.order), (up.order, []))
+            if up.fill is not None:
+                entry[1].append(up.fill)
+        lines = []
+        for o, new_fills in fills.values():
+            _, qty_before, cost_before = self._filled_before.get(id(o), (o, Decimal(0), Decimal(0)))
+            qty = o.cum_qty - qty_before
+            if qty > 0:
+                lines.append(gap_line(o, qty, o.cum_cost - cost_before, new_fills))
+        return lines
 
     def _on_instrument(self, msg: InstrumentMessage) -> None:
         for pair in msg.pairs:
@@ -210,10 +323,23 @@ class TradingController:
         """The exchange's rules for ``symbol``; None until the instrument channel has said them."""
         return self.instruments.get(symbol)
 
-    def check(self, symbol: str, qty: Decimal | None, price: Decimal | None) -> str | None:
-        """Size and price checked before anything is sent; unknown rules pass (the exchange decides)."""
+    def check(
+        self, symbol: str, qty: Decimal | None, price: Decimal | None, side: str | None = None
+    ) -> str | None:
+        """Size, price and value checked before anything is sent; unknown rules pass (the exchange decides).
+
+        A market order (no ``price``) with its ``side`` is valued at the best opposite price now.
+        """
         inst = self.instruments.get(symbol)
-        return None if inst is None else inst.check(qty, price)
+        if inst is None:
+            return None
+        touch = None
+        if price is None and side in ("buy", "sell"):
+            name = "ask" if side == "buy" else "bid"
+            best = getattr(self.client, f"best_{name}", None)
+            level = best(symbol) if best is not None else None
+            touch = (name, level[0]) if level else None
+        return inst.check(qty, price, touch)
 
     def open_limit_orders(self) -> list[OwnOrder]:
         """Open own limit orders with what is left of them (what the queue analytics follow)."""
@@ -247,10 +373,14 @@ class TradingController:
                 _plain(o.order_qty) if o.order_qty is not None else "",
                 _plain(o.cum_qty),
                 o.status.value,
+                avg_text(o),
+                (o.reason or "") if o.status.terminal else "",
             )
             for o in (*open_, *done)
         )
-        balances = tuple((asset, str(qty)) for asset, qty in sorted(t.balances.as_dict().items()) if qty)
+        balances = tuple(
+            (asset, trim_zeros(f"{qty:f}")) for asset, qty in sorted(t.balances.as_dict().items()) if qty
+        )
         reason = "" if t.ready else (t.stream_error or "connecting the authenticated session…")
         return TradingView(t.ready, reason, rows, balances)
 
@@ -315,7 +445,7 @@ class TradingController:
         try:
             q = parse_decimal(qty, "quantity")
             p = None if kind == "market" else parse_decimal(price, "price")
-            problem = self.check(symbol, q, p)
+            problem = self.check(symbol, q, p, side)
             if problem is not None:
                 raise ValueError(problem)
             result = await self.trader.add_order(

@@ -199,7 +199,7 @@ class LadderScreen(BaseScreen):
             self.ladder.model.cursor_price,
             qty,
             qty_hint=f"size in {base}",
-            check=lambda q, p: trading.check(symbol, q, p),
+            check=lambda q, p: trading.check(symbol, q, p, side),
             touch=lambda: _touch(bridge.symbol_view(symbol)),
         )
         self.app.push_screen(ticket, done)

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Input, Label, Select
 from textual.widgets._toast import ToastRack
 
 from havterm.screens import bindings
-from havterm.trading_controller import ORDER_KINDS, TradingController, parse_decimal
+from havterm.trading_controller import ORDER_KINDS, OrderRow, TradingController, parse_decimal, trim_zeros
 
 Check = Callable[[Decimal | None, Decimal | None], str | None]
 """The instrument's local check of (quantity, price): a one-line reason, or None when it passes."""
@@ -84,21 +84,28 @@ class _Dialog(ModalScreen[dict[str, str] | None]):
 class OrderTicket(_Dialog):
     """Side, price, quantity and kind; Enter asks to confirm, ``y`` sends, Escape cancels."""
 
+    # Docked at the bottom, the fields on one line: at 80x24 the ladder's rows around the cursor
+    # (the price being traded, and its neighbours) stay in sight above the ticket, undimmed.
     DEFAULT_CSS = """
-    OrderTicket { align: center middle; }
+    OrderTicket { align: center bottom; }
     OrderTicket > Vertical {
-        width: 64; height: auto; border: round #7fb2ff; background: #141a22; padding: 0 1;
+        width: 100%; max-width: 100; height: auto; border: round #7fb2ff; background: #141a22; padding: 0 1;
     }
     OrderTicket.buy > Vertical { border: round #3fb950; }
     OrderTicket.sell > Vertical { border: round #f85149; }
     OrderTicket Horizontal { height: auto; }
-    OrderTicket Label.field { width: 10; padding: 1 0 0 0; }
-    OrderTicket Input, OrderTicket Select { width: 1fr; }
-    OrderTicket #hint { color: #9fb3c8; }
+    OrderTicket #title { width: auto; text-style: bold; }
+    OrderTicket #hint { width: 1fr; color: #9fb3c8; text-align: right; }
+    OrderTicket Label.field { width: auto; padding: 0 1 0 0; }
+    OrderTicket Input { width: 1fr; margin: 0 2 0 0; }
+    OrderTicket Select { width: 16; }
     OrderTicket #confirm { color: #ffd866; height: auto; width: 100%; }
-    OrderTicket #error { color: #ff6b6b; height: auto; width: 100%; }
+    OrderTicket #error { color: #ff6b6b; height: auto; width: 100%; display: none; }
+    OrderTicket #error.shown { display: block; }
     """
     BINDINGS: ClassVar = bindings("ticket.cancel", "ticket.send")
+    LIVE_BELOW: ClassVar = True
+    """The app keeps repainting the screen below (the ladder) while the ticket is open."""
 
     def __init__(
         self,
@@ -122,20 +129,23 @@ class OrderTicket(_Dialog):
         self.touch = touch
         """The best bid and ask now, for the review's warnings (None: no book to compare with)."""
         self.armed: dict[str, str] | None = None
+        # Inline, so the app's opaque ``Screen`` background does not win: the ladder shows through.
+        self.styles.background = "transparent"
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"{self.side.upper()} {self.symbol}")
-            yield Label("enter: review · y: send · escape: cancel", id="hint")
             with Horizontal():
-                yield Label("quantity", classes="field")
-                yield Input(value=self.qty, placeholder=self.qty_hint, id="qty")
+                yield Label(f"{self.side.upper()} {self.symbol}", id="title")
+                yield Label("enter: review · y: send · escape: cancel", id="hint")
             with Horizontal():
+                yield Label("qty", classes="field")
+                yield Input(value=self.qty, placeholder=self.qty_hint, id="qty", compact=True)
                 yield Label("price", classes="field")
-                yield Input(value=self.price, id="price")
-            with Horizontal():
+                yield Input(value=self.price, id="price", compact=True)
                 yield Label("kind", classes="field")
-                yield Select([(k, k) for k in ORDER_KINDS], value="limit", id="kind", allow_blank=False)
+                yield Select(
+                    [(k, k) for k in ORDER_KINDS], value="limit", id="kind", allow_blank=False, compact=True
+                )
             yield Label("", id="confirm")
             yield Label("", id="error")
 
@@ -153,26 +163,31 @@ class OrderTicket(_Dialog):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.review()
 
+    def _error(self, text: str) -> None:
+        """Say why the review stopped (a line only while there is something to say)."""
+        error = self.query_one("#error", Label)
+        error.update(text)
+        error.set_class(bool(text), "shown")
+
     def review(self) -> None:
         """Check the fields and show exactly what ``y`` would send."""
         qty = self.query_one("#qty", Input).value.strip()
         price = self.query_one("#price", Input).value.strip()
         kind = str(self.query_one("#kind", Select).value)
-        error = self.query_one("#error", Label)
         if not qty:
-            error.update(f"quantity needed ({self.qty_hint})")
+            self._error(f"quantity needed ({self.qty_hint})")
             return
         try:
             q = parse_decimal(qty, "quantity")
             p = None if kind == "market" else parse_decimal(price, "price")
         except ValueError as exc:
-            error.update(str(exc))
+            self._error(str(exc))
             return
         problem = self.check(q, p) if self.check is not None else None
         if problem is not None:
-            error.update(problem)  # caught here, not refused by the exchange after `y`
+            self._error(problem)  # caught here, not refused by the exchange after `y`
             return
-        error.update("")
+        self._error("")
         # The numbers as they will be sent, in plain notation (``1e-2`` is reviewed as ``0.01``).
         qty, price = _plain(q), price if p is None else _plain(p)
         where = "at market" if kind == "market" else f"@ {price} ({kind})"
@@ -297,13 +312,17 @@ def short_id(order_id: str) -> str:
 
 
 def balance_lines(balances: tuple[tuple[str, str], ...], width: int) -> str:
-    """``balances: BTC 1.5   USD 100`` wrapped between assets, never inside one, to ``width`` columns."""
+    """``balances: BTC 1.5   USD 100`` wrapped between assets, never inside one, to ``width`` columns.
+
+    Kraken writes every balance to 10 decimals (``1.5000000000``): the trailing zeros are
+    dropped, and nothing else (no digit is rounded away).
+    """
     if not balances:
         return "balances: -"
     lines: list[str] = []
     line = "balances:"
     for asset, qty in balances:
-        item = f"{asset} {qty}"
+        item = f"{asset} {trim_zeros(qty)}"
         if line != "balances:" and len(line) + 3 + len(item) > width:
             lines.append(line)
             line = f"  {item}"
@@ -313,6 +332,20 @@ def balance_lines(balances: tuple[tuple[str, str], ...], width: int) -> str:
     return "\n".join(lines)
 
 
+def order_detail(row: OrderRow | None, narrow: bool) -> str:
+    """The selected order in one line, with what the columns have no room for: its average fill price.
+
+    ``OQHRK3…SO6B buy BTC/USD filled 0.03 of 0.05, avg 63000.62`` (and why it ended, when said).
+    """
+    if row is None:
+        return ""
+    oid = short_id(row.order_id) if narrow else row.order_id
+    of = f" of {row.qty}" if row.qty else ""
+    filled = f"filled {row.filled}{of}, avg {row.avg}" if row.avg else "nothing filled"
+    why = f" · {row.reason}" if row.reason else ""
+    return f"{oid} {row.side} {row.symbol} {filled}{why}"
+
+
 class OrdersScreen(ModalScreen[None]):
     """Open and recent orders and balances; cancel, amend, cancel all."""
 
@@ -320,13 +353,16 @@ class OrdersScreen(ModalScreen[None]):
     OrdersScreen { align: center middle; }
     OrdersScreen > Vertical { width: 96%; height: 90%; border: round #7fb2ff; background: #0b0f14; }
     OrdersScreen DataTable { height: 1fr; }
-    OrdersScreen #balances, OrdersScreen #state { height: auto; width: 100%; color: #9fb3c8; padding: 0 1; }
+    OrdersScreen #balances, OrdersScreen #state, OrdersScreen #detail {
+        height: auto; width: 100%; color: #9fb3c8; padding: 0 1;
+    }
     """
     BINDINGS: ClassVar = bindings("orders.close", "orders.cancel", "orders.amend", "orders.cancel_all")
 
     def __init__(self) -> None:
         super().__init__()
         self._shown: tuple[int, int] = (-1, -1)
+        self._rows: dict[str, OrderRow] = {}
 
     @property
     def trading(self) -> TradingController | None:
@@ -338,6 +374,7 @@ class OrdersScreen(ModalScreen[None]):
             yield Label("Orders  (c cancel · a amend · C cancel all · escape close)")
             yield Label("", id="state")
             yield DataTable(id="orders", cursor_type="row", zebra_stripes=True)
+            yield Label("", id="detail")
             yield Label("", id="balances")
 
     def on_mount(self) -> None:
@@ -369,11 +406,21 @@ class OrdersScreen(ModalScreen[None]):
             oid = short_id(r.order_id) if narrow else r.order_id
             status = SHORT_STATUS.get(r.status, r.status)
             table.add_row(oid, r.symbol, r.side, r.price, r.qty, r.filled, status, key=r.order_id)
+        self._rows = {r.order_id: r for r in view.orders}
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1))
+        self._show_detail()
         # The panel is 96% of the terminal, less its border and padding.
         text = balance_lines(view.balances, max(20, int(width * 0.96) - 4))
         self.query_one("#balances", Label).update(text)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        oid = self._selected()
+        row = self._rows.get(oid) if oid is not None else None
+        self.query_one("#detail", Label).update(order_detail(row, self.app.size.width < NARROW))
 
     def _selected(self) -> str | None:
         table = self.query_one("#orders", DataTable)

@@ -133,7 +133,7 @@ async def test_place_amend_cancel_and_fill_from_the_keyboard(exchange: Exchange)
         assert newest[6] in ("expired", "canceled")
         assert table.get_row_at(1)[6] == "filled"
         balances = str(app.screen.query_one("#balances").render())
-        assert f"BTC {trading.trader.balances.get('BTC')}" in balances
+        assert f"BTC {trading.trader.balances.get('BTC').normalize():f}" in balances
 
 
 async def test_without_a_key_trading_says_how_to_get_one(exchange: Exchange) -> None:

@@ -392,11 +392,9 @@ def test_balance_lines_wrap_between_assets() -> None:
     from havterm.screens.orders import balance_lines
 
     bal = (("BTC", "10.0095364500"), ("ETH", "200.0000000000"), ("USD", "100000.0000000000"))
-    assert (
-        balance_lines(bal, 200) == "balances: BTC 10.0095364500   ETH 200.0000000000   USD 100000.0000000000"
-    )
-    assert balance_lines(bal, 50).splitlines() == [
-        "balances: BTC 10.0095364500   ETH 200.0000000000",
-        "  USD 100000.0000000000",
+    assert balance_lines(bal, 200) == "balances: BTC 10.00953645   ETH 200   USD 100000"
+    assert balance_lines(bal, 40).splitlines() == [
+        "balances: BTC 10.00953645   ETH 200",
+        "  USD 100000",
     ]
     assert balance_lines((), 50) == "balances: -"
