@@ -68,7 +68,12 @@ class DepthScreen(BaseScreen):
         book = view.book if view else None
         size = fmt_qty(self._fill_qty(), book.qty_precision, 14) if book else "-"
         rng = f"±{self.used_bps:.3g} bps" + (" (auto)" if self.range_bps <= 0 else "")
-        return f"range {rng}   fill size {size}"
+        # What fits after the symbol, badge and last price: the fill size is repeated on the cost
+        # lines under the chart, so it goes first; a field is dropped whole, never cut.
+        width = self.size.width
+        room = width - symbol_header(self.symbol, view).cell_len - 3 if width else 10**6
+        choices = (f"range {rng}   fill size {size}", f"range {rng}", rng)
+        return next((c for c in choices if len(c) <= room), "")
 
     def action_range(self, factor: float) -> None:
         """Widen or narrow the price range."""

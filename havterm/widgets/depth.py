@@ -8,6 +8,10 @@ level3 when there is one) and handed over as ``CostView``/``BookStatsView``.
 
 from __future__ import annotations
 
+import itertools
+import math
+
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.style import Style
 from rich.text import Text
@@ -28,6 +32,39 @@ def cumulative(levels: tuple[Level, ...]) -> list[Level]:
         cum += q
         out.append((t, cum))
     return out
+
+
+def axis_labels(lo: float, hi: float, plot_w: int, precision: int) -> list[tuple[int, int, str]]:
+    """Round prices for the price axis as ``(plot column, ticks, text)``, left to right.
+
+    The step is 1, 2 or 5 × 10^k ticks (so at least one tick, and every label a whole number of
+    ticks): the finest whose labels stay at least two blank cells apart when each is centred on
+    the column its price falls in (the chart's own ``int((p - lo) / (hi - lo) * plot_w)``). Prices
+    are printed exactly, with the book's decimals.
+    """
+    if plot_w <= 0 or hi <= lo:
+        return []
+
+    def col(t: int) -> int:
+        return int((t - lo) / (hi - lo) * plot_w)
+
+    last: list[tuple[int, int, str]] = []
+    step = 1
+    while True:
+        for s in (step, 2 * step, 5 * step):
+            if s * plot_w < hi - lo:
+                continue  # more labels than columns: cannot be spaced
+            first = -(-math.ceil(lo) // s) * s  # the first multiple of s at or above lo
+            marks = [(col(t), t, fmt_units(t, precision)) for t in range(first, math.ceil(hi), s)]
+            marks = [m for m in marks if 0 <= m[0] < plot_w]
+            if not marks:
+                # Too coarse for even one label: keep the one of the finer step nearest the middle.
+                return [min(last, key=lambda m: abs(m[0] - plot_w / 2))] if last else []
+            widest = max(len(m[2]) for m in marks)
+            if all(b[0] - a[0] >= widest + 2 for a, b in itertools.pairwise(marks)):
+                return marks
+            last = marks
+        step *= 10
 
 
 class DepthChart:
@@ -147,16 +184,7 @@ class DepthChart:
             if run:
                 line.append("".join(run), run_style)
             lines.append(line)
-        axis = Text(" " * label_w + "└" + "─" * plot_w, style=AXIS, no_wrap=True, end="")
-        lines.append(axis)
-        pp = book.price_precision
-        left = fmt_units(round(lo), pp)
-        right = fmt_units(round(hi), pp)
-        centre = f"mid {book.mid_text()}"
-        labels = " " * (label_w + 1) + left
-        pad = plot_w - len(left) - len(right) - len(centre)
-        labels += " " * max(1, pad // 2) + centre + " " * max(1, pad - pad // 2) + right
-        lines.append(Text(labels[:width], style=AXIS, no_wrap=True, end=""))
+        lines.extend(self._price_axis(book, lo, hi, mid_x, label_w, plot_w, width))
         qty_text = fmt_qty(self.fill_qty, book.qty_precision, 14)
         lines.append(self._fill_text(book, buy, f"buy {qty_text}", ASK, width))
         lines.append(self._fill_text(book, sell, f"sell {qty_text}", BID, width))
@@ -164,33 +192,91 @@ class DepthChart:
         return lines[:height]
 
     @staticmethod
+    def _price_axis(
+        book: BookView, lo: float, hi: float, mid_x: int | None, label_w: int, plot_w: int, width: int
+    ) -> list[Text]:
+        """The axis line (a ``┬`` under each labelled price, the mid named at its column) and the labels.
+
+        Each label is centred on its price's column; one that would run off the line is left out.
+        """
+        base = label_w + 1
+        axis = [" "] * label_w + ["└"] + ["─"] * plot_w
+        row = [" "] * width
+        for x, _, label in axis_labels(lo, hi, plot_w, book.price_precision):
+            start = base + x - len(label) // 2
+            if start < 0 or start + len(label) > width:
+                continue
+            axis[base + x] = "┬"
+            row[start : start + len(label)] = label
+        if mid_x is not None:
+            # The mid is named on the axis line itself, so the labels under it stay round prices:
+            # over its own column, hiding as few ticks as it can, and then as centred as it can be.
+            centre = f" mid {book.mid_text()} "
+            at, want = base + mid_x, base + mid_x - len(centre) // 2
+            starts = range(base, base + plot_w - len(centre) + 1)
+            over = [x for x in starts if x <= at < x + len(centre)] or list(starts)
+            if over:
+                start = min(over, key=lambda x: (axis[x : x + len(centre)].count("┬"), abs(x - want)))
+                axis[start : start + len(centre)] = centre
+        return [
+            Text("".join(axis)[:width], style=AXIS, no_wrap=True, end=""),
+            Text("".join(row).rstrip(), style=AXIS, no_wrap=True, end=""),
+        ]
+
+    @staticmethod
     def _fill_text(book: BookView, cost: CostView | None, what: str, style: Style, width: int) -> Text:
         text = Text(no_wrap=True, end="")
         text.append(f" ┊ {what}: ", MARK)
         if cost is None or cost.vwap is None:
             text.append("no liquidity" if cost is not None else "waiting for the engine…", AXIS)
+            text.truncate(width)
             return text
         worst = book.price(cost.worst_ticks) if cost.worst_ticks is not None else "-"
-        text.append(f"VWAP {cost.vwap}  worst {worst}  ", style)
-        # Separators end the span before them: SVG viewers drop a span's leading spaces.
-        text.append(f"{cost.slippage_mid_bps} bps vs mid, {cost.slippage_best_bps} vs best  ", MARK)
         orders = f", {plural(cost.orders, 'order')}" if cost.orders is not None else ""
-        text.append(f"{plural(cost.levels, 'level')}{orders} ({cost.source.upper()})", AXIS)
+        # Separators end the span before them: SVG viewers drop a span's leading spaces.
+        fields: list[list[tuple[str, Style]]] = [
+            [(f"VWAP {cost.vwap}  worst {worst}  ", style)],
+            [(f"{cost.slippage_mid_bps} bps vs mid, {cost.slippage_best_bps} vs best  ", MARK)],
+            [(f"{plural(cost.levels, 'level')}{orders} ({cost.source.upper()})", AXIS)],
+        ]
         if not cost.complete:
-            text.append(f"  (only {book.qty(cost.filled, 14)} visible)", AXIS)
-        text.truncate(width)
-        return text
+            fields.append([(f"  (only {book.qty(cost.filled, 14)} visible)", AXIS)])
+        return _append_fitting(text, fields, width)
 
     @staticmethod
     def _stats_text(stats: BookStatsView | None, width: int) -> Text:
         text = Text(no_wrap=True, end="")
         if stats is None:
             return text
-        text.append(f" imbalance {stats.imbalance:+.2f} over {stats.levels} levels", AXIS)
         signal = {"buy": BID, "sell": ASK}.get(stats.signal, AXIS)
-        text.append(f"  book pressure {stats.pressure:+.2f} ", AXIS)
-        text.append(stats.signal.upper() + "  ", signal)
         vwaps = f"VWAP bids {stats.bid_vwap or '-'} asks {stats.ask_vwap or '-'}"
-        text.append(f"microprice {stats.microprice or '-'}  {vwaps}", AXIS)
-        text.truncate(width)
-        return text
+        micro = f"microprice {stats.microprice or '-'}  "
+        fields: list[list[tuple[str, Style]]] = [
+            [(f" imbalance {stats.imbalance:+.2f} over {stats.levels} levels", AXIS)],
+            [(f"  book pressure {stats.pressure:+.2f} ", AXIS), (stats.signal.upper() + "  ", signal)],
+            [(micro, AXIS)],
+            [(vwaps, AXIS)],
+        ]
+        if sum(cell_len(part) for field in fields[:3] for part, _ in field) > width + 2:
+            # Too narrow for the microprice: shorter words first, so it still fits.
+            fields[:2] = [
+                [(f" imbalance {stats.imbalance:+.2f}", AXIS)],
+                [(f"  pressure {stats.pressure:+.2f} ", AXIS), (stats.signal.upper() + "  ", signal)],
+            ]
+        return _append_fitting(text, fields, width)
+
+
+def _append_fitting(text: Text, fields: list[list[tuple[str, Style]]], width: int) -> Text:
+    """Append whole fields, in order, while they fit in ``width``: a number is never cut short.
+
+    A field's trailing separator may hang past the edge; it is trimmed at the end.
+    """
+    for field in fields:
+        whole = "".join(part for part, _ in field)
+        if text.cell_len + cell_len(whole.rstrip()) > width:
+            break
+        for part, style in field:
+            text.append(part, style)
+    text.rstrip()
+    text.truncate(width)
+    return text

@@ -61,8 +61,26 @@ def symbol_header(symbol: str, view: SymbolView | None, extra: str = "") -> Text
     return text
 
 
+PHASE_W = len("SUBSCRIBED")
+"""The widest phase shown while data flows; narrower ones are padded so the fields after them stay put."""
+
+
 def _ms(v: float | None) -> str:
-    return "-" if v is None else f"{v:.0f}"
+    """A latency in exactly six cells (``"  3 ms"``, ``"1.2 s "``, ``"  - ms"``): what follows stays put."""
+    if v is None:
+        return "  - ms"
+    if v < 999.5:
+        return f"{v:3.0f} ms"
+    s = v / 1000
+    return f"{s:3.1f} s " if s < 9.95 else f"{min(s, 999):3.0f} s "
+
+
+def _rate(v: float) -> str:
+    """A message rate in exactly five cells (``"  444"``, ``"1,234"``, ``"12.3k"``, `` 123k``)."""
+    if v < 9_999.5:
+        return f"{v:5,.0f}"
+    k = v / 1000
+    return f"{k:4.1f}k" if k < 99.95 else f"{min(k, 9999):4.0f}k"
 
 
 def status_text(conn: ConnView, clock: str, width: int = 0) -> Text:
@@ -88,14 +106,20 @@ def status_text(conn: ConnView, clock: str, width: int = 0) -> Text:
         text.append(f" replay {conn.url}", DIM)
         if conn.cause:
             text.append(f" · {conn.cause}", DIM)
-        text.append(f"  {conn.msg_rate:,.0f} msg/s", DIM)
+        text.append(f"  {_rate(conn.msg_rate)} msg/s", DIM)
     else:
-        text.append(f" p50 {_ms(conn.latency_p50)} ms  p99 {_ms(conn.latency_p99)} ms", DIM)
-        text.append(f"  {conn.msg_rate:,.0f} msg/s", DIM)
-        if conn.rtt_ms is not None:
-            text.append(f"  rtt {conn.rtt_ms:.0f} ms", DIM)
-        if conn.reconnects:
-            text.append(f"  reconnects {conn.reconnects}", Style(color="#ffd75f"))
+        # Every number here has a fixed width: "9 ms" becoming "12 ms" must not shift what follows.
+        text.append(" " * max(0, PHASE_W - len(conn.phase)))
+        text.append(f" p50 {_ms(conn.latency_p50)}  p99 {_ms(conn.latency_p99)}", DIM)
+        text.append(f"  {_rate(conn.msg_rate)} msg/s", DIM)
+        rtt = f"  rtt {_ms(conn.rtt_ms)}" if conn.rtt_ms is not None else ""
+        again = f"  reconnects {conn.reconnects}" if conn.reconnects else ""
+        if rtt and again and width and text.cell_len + len(rtt + again) + len(clock) + 3 > width:
+            rtt = ""  # too narrow for both: the reconnect count says more than the round trip
+        if rtt:
+            text.append(rtt, DIM)
+        if again:
+            text.append(again, Style(color="#ffd75f"))
     clock_part = f"  {clock} "
     room = width - text.cell_len - len(clock_part)
     if room < 0 and width:
