@@ -134,7 +134,8 @@ def render_row(row: Row, width: int) -> Text:
     lay = Layout.for_width(width)
     text = Text(no_wrap=True, overflow="crop", end="")
     if row.kind == "head":
-        text.append("Own/Queue"[: lay.own].ljust(lay.own), HEAD)
+        own = "Own/Queue" if lay.own >= len("Own/Queue") else "Own"  # a whole word, never "Own/Qu"
+        text.append(own[: lay.own].ljust(lay.own), HEAD)
         text.append("Bid Cum".rjust(lay.cum) + " ", HEAD)
         text.append("Bid Size".rjust(lay.size) + " ", HEAD)
         text.append(" " * lay.bar + " ")

@@ -17,16 +17,40 @@ MAX_OWN = 2
 """Own orders listed (two lines each); the rest are counted."""
 
 
+TITLES = (
+    "queue · P = chance of a complete fill within that time, replaying recent flow against the queue",
+    "queue · P = chance of a complete fill within that time",
+    "queue · P = chance of a complete fill",
+)
+"""The read-out's title, longest first: the longest that fits is shown."""
+
+_BREAKS = ("; ", ", ", " · ", " (", " ")
+"""Where a line too long for the panel may be cut, best first: a clause, a field, then a word."""
+
+
+def fit(text: Text, width: int) -> Text:
+    """``text`` cut to ``width`` cells at a clause or word boundary with a ``…``: no number is cut short."""
+    if text.cell_len <= width or width <= 1:
+        text.truncate(width)
+        return text
+    plain = text.plain
+    room = width - 1  # the ellipsis
+    for sep in _BREAKS:
+        at = plain.rfind(sep, 0, room + 1)
+        if at > 0 and at >= room // 2:  # keep at least half the line: a late cut beats a clause lost
+            text.truncate(at)
+            text.rstrip()
+            text.append("…", DIM)
+            return text
+    text.truncate(room)
+    text.append("…", DIM)
+    return text
+
+
 def queue_panel_lines(own: list[QueueLine], cursor: QueueLine | None, width: int, height: int) -> list[Text]:
     """``height`` lines: a title, then each own order and the cursor's order as head+queue and P(fill)."""
-    lines = [
-        Text(
-            "queue · P = chance of a complete fill within that time, replaying recent flow against the queue",
-            style=TITLE,
-            no_wrap=True,
-            end="",
-        )
-    ]
+    title = next((t for t in TITLES if len(t) <= width), TITLES[-1])
+    lines = [Text(title, style=TITLE, no_wrap=True, end="")]
 
     def entry(q: QueueLine, style: Style) -> None:
         first = Text(no_wrap=True, end="")
@@ -48,6 +72,4 @@ def queue_panel_lines(own: list[QueueLine], cursor: QueueLine | None, width: int
         entry(cursor, CURSOR)
     elif not own:
         lines.append(Text("move the cursor onto a price to see where a new order would queue", style=DIM))
-    for line in lines:
-        line.truncate(width)
-    return lines[:height]
+    return [fit(line, width) for line in lines[:height]]

@@ -67,6 +67,14 @@ async def test_ladder_readout_and_flow_screen_show_the_engines_numbers(exchange:
             return "first in line" if n == 0 else f"after {n} order{'' if n == 1 else 's'} · "
 
         await wait_for(pilot, lambda: f"BUY 0.01 @ {price}  {expected()}" in readout(), 5, "the read-out")
+        # A probability needs takers against our side; the demo's market may go a while without.
+        for _ in range(400):
+            if tracker.tape("buy", bridge.monotonic(), 60.0)[0]:
+                break
+            exchange.step(1, symbol=SYMBOL)
+            await exchange.drain()
+        assert tracker.tape("buy", bridge.monotonic(), 60.0)[0], "no seller in 400 steps"
+        await wait_for(pilot, lambda: tracker.position(oid) is not None, 5, "our order still resting")
         await wait_for(pilot, lambda: "l3-exact/" in readout(), 10, "a fill probability")
         # The flow screen: the engine's events, and per-level rates equal to the flow tracker's.
         await pilot.press("3")
