@@ -67,6 +67,32 @@ def axis_labels(lo: float, hi: float, plot_w: int, precision: int) -> list[tuple
         step *= 10
 
 
+def size_labels(top: int, plot_h: int, precision: int) -> dict[int, str]:
+    """Round cumulative sizes for the size axis, as ``{plot row: text}`` (row 0 is the top).
+
+    The step is 1, 2 or 5 × 10^k lots, the finest that gives at most three
+    labels; each sits on the row whose band holds it (the rows' own
+    ``(plot_h - row - 1) / plot_h < size / top <= (plot_h - row) / plot_h``),
+    printed without trailing zeros. Rows too close to another label's are
+    left out, so labels never touch.
+    """
+    if top <= 0 or plot_h <= 0:
+        return {}
+    step = 1
+    while True:
+        s = next((x for x in (step, 2 * step, 5 * step) if top // x <= 3), None)
+        if s is not None:
+            break
+        step *= 10
+    out: dict[int, str] = {}
+    for v in range(s, top + 1, s):
+        row = plot_h - math.ceil(v * plot_h / top)
+        if 0 <= row < plot_h and all(abs(row - r) >= 2 for r in out):
+            text = fmt_units(v, precision)
+            out[row] = text.rstrip("0").rstrip(".") if "." in text else text
+    return out
+
+
 class DepthChart:
     """Cumulative depth around the mid over ``range_bps`` either side (0: fit the whole book)."""
 
@@ -149,15 +175,11 @@ class DepthChart:
         }
         mid_x = col_of(mid)
         lines: list[Text] = []
+        labels = size_labels(top, plot_h, book.qty_precision)
         for row in range(plot_h):
             level_top = (plot_h - row) / plot_h
             level_bot = (plot_h - row - 1) / plot_h
-            if row == 0:
-                label = fmt_qty(top, book.qty_precision, label_w)
-            elif row == plot_h // 2:
-                label = fmt_qty(top // 2, book.qty_precision, label_w)
-            else:
-                label = ""
+            label = labels.get(row, "")[:label_w]
             line = Text(label.rjust(label_w) + ("┤" if label else "│"), style=AXIS, no_wrap=True, end="")
             # Cells of one style are appended as one run: one span (and one SVG text) per run.
             run: list[str] = []

@@ -26,7 +26,8 @@ def test_at_80_columns_the_read_out_cuts_between_words_and_says_so() -> None:
         "   P(fill) n/a: measuring the flow (under a second of it so far)",
     ]
     wide = [t.plain for t in queue_panel_lines([], CURSOR, 200, 5)]
-    assert wide[1] == f"{CURSOR.head}  {CURSOR.queue}" and wide[0].endswith("replaying recent flow against the queue")
+    assert wide[1] == f"{CURSOR.head}  {CURSOR.queue}"
+    assert wide[0].endswith("replaying recent flow against the queue")
 
 
 def test_fit_never_cuts_a_number() -> None:

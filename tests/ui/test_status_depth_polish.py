@@ -224,3 +224,15 @@ def test_status_replay_rate_has_a_fixed_width() -> None:
     fast = status_text(ConnView("replaying", url="btc.jsonl", msg_rate=12345), CLOCK).plain
     assert slow == " ● REPLAYING  replay btc.jsonl      9 msg/s  12:00:00 UTC "
     assert fast == " ● REPLAYING  replay btc.jsonl  12.3k msg/s  12:00:00 UTC "
+
+
+def test_the_size_axis_is_labelled_at_round_sizes_on_their_own_rows() -> None:
+    from havterm.widgets.depth import size_labels
+
+    # 6.2 BTC at the top of 20 rows (8 decimals): 2, 4 and 6 BTC, each on the row whose band holds it.
+    assert size_labels(620_048_126, 20, 8) == {13: "2", 7: "4", 0: "6"}
+    assert size_labels(286_521_081, 20, 8) == {13: "1", 6: "2"}
+    assert size_labels(12_345, 4, 2) == {2: "50", 0: "100"}
+    # Labels on neighbouring rows would touch: the later one is left out.
+    assert size_labels(3, 3, 0) == {2: "1", 0: "3"}
+    assert size_labels(0, 10, 8) == {}
