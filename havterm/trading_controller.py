@@ -41,6 +41,8 @@ class OrderRow:
     """Average fill price (empty before the first fill)."""
     reason: str = ""
     """Why a finished order ended, when said (``filled while disconnected``)."""
+    kind: str = "limit"
+    """As the ticket names it: ``limit``, ``post-only`` or ``market`` (an amend's review needs it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,7 @@ def refusal(action: str, exc: TradingError | ValueError) -> str:
         plain = PLAIN_ERRORS.get(exc.error)
         if plain is not None:
             return f"{action} refused: {plain} [{exc.error}]"
-        if exc.error == "havterm:futures":
+        if exc.error in ("havterm:futures", "havterm:book not synced"):
             return f"{action} refused: {exc.detail} [{exc.error}]"
     return f"{action} refused: {exc}"
 
@@ -80,6 +82,18 @@ def futures_refusal(symbol: str) -> str | None:
     # The engine's own error, so the line is the same whether refused at `b`/`s` or after `y`.
     exc = TradingError("add_order", "havterm:futures", f"{symbol} is Futures: havterm trades Spot only")
     return refusal("order", exc)
+
+
+def disabled_refusal(symbol: str, book_state: str | None) -> str | None:
+    """Why no order ticket opens on a symbol whose book is DISABLED (the engine refuses it on send anyway).
+
+    A disabled book (a pair the exchange does not list, or one given up on) never syncs again, so
+    the ticket would only be refused after ``y``.
+    """
+    if book_state != "disabled":
+        return None
+    # The engine's own error, so the line is the same whether refused at `b`/`s` or after `y`.
+    return refusal("order", TradingError("add_order", "havterm:book not synced", f"{symbol} is disabled"))
 
 
 def _plain(d: Decimal) -> str:
@@ -341,6 +355,14 @@ class TradingController:
             touch = (name, level[0]) if level else None
         return inst.check(qty, price, touch)
 
+    def touch(self, symbol: str) -> tuple[Decimal | None, Decimal | None]:
+        """The best bid and ask of ``symbol`` now (None for a side the book lacks, or no synced book)."""
+        bid = getattr(self.client, "best_bid", None)
+        ask = getattr(self.client, "best_ask", None)
+        b = bid(symbol) if bid is not None else None
+        a = ask(symbol) if ask is not None else None
+        return (b[0] if b else None), (a[0] if a else None)
+
     def open_limit_orders(self) -> list[OwnOrder]:
         """Open own limit orders with what is left of them (what the queue analytics follow)."""
         out = []
@@ -375,6 +397,7 @@ class TradingController:
                 o.status.value,
                 avg_text(o),
                 (o.reason or "") if o.status.terminal else "",
+                "market" if o.limit_price is None else "post-only" if o.post_only else "limit",
             )
             for o in (*open_, *done)
         )
@@ -440,8 +463,21 @@ class TradingController:
 
     # ------------------------------------------------------------------ actions (one line back)
 
-    async def place(self, symbol: str, side: str, qty: str, price: str, kind: str) -> str:
-        """Send one order; the answer is a line for a toast."""
+    async def place(
+        self,
+        symbol: str,
+        side: str,
+        qty: str,
+        price: str,
+        kind: str,
+        *,
+        on_accepted: Callable[[], object] | None = None,
+    ) -> str:
+        """Send one order; the answer is a line for a toast.
+
+        ``on_accepted`` is called once the exchange took the order (never for one refused,
+        here or by the exchange): what the ticket remembers is only ever an order that went in.
+        """
         try:
             q = parse_decimal(qty, "quantity")
             p = None if kind == "market" else parse_decimal(price, "price")
@@ -459,6 +495,8 @@ class TradingController:
             )
         except (TradingError, ValueError) as exc:
             return refusal("order", exc)
+        if on_accepted is not None:
+            on_accepted()
         where = "at market" if p is None else f"@ {p}"
         return f"{side} {q} {symbol} {where} sent ({result.order_id})"
 

@@ -59,7 +59,7 @@ class LadderScreen(BaseScreen):
         self._shown: tuple[object, ...] = ()
         self._queue: tuple[list[QueueLine], QueueLine | None] = ([], None)
         self.ticket_qty: dict[str, str] = {}
-        """The last quantity sent from the ticket, per symbol: the size the cursor read-out assumes."""
+        """The last size the exchange accepted from the ticket, per symbol: the size the read-out assumes."""
 
     def body(self) -> ComposeResult:
         yield Ladder(id="ladder")
@@ -156,17 +156,23 @@ class LadderScreen(BaseScreen):
         m.set_group(m.group_index + delta)
         self._repaint()
 
+    def _book_state(self, bridge: object) -> str | None:
+        """The state of this symbol's book (``synced``, ``disabled``, ...); None when not known."""
+        state = getattr(bridge, "state", None)
+        st = state.symbols.get(self.symbol) if state is not None else None
+        return st.book_state.value if st is not None else None
+
     def action_ticket(self, side: str) -> None:
         """Open the order ticket at the cursor's price (two steps: review, then ``y``)."""
         from havterm.screens.orders import OrderTicket
-        from havterm.trading_controller import futures_refusal
+        from havterm.trading_controller import disabled_refusal, futures_refusal
 
-        refused = futures_refusal(self.symbol)
+        bridge = getattr(self.app, "bridge", None)
+        refused = futures_refusal(self.symbol) or disabled_refusal(self.symbol, self._book_state(bridge))
         if refused is not None:
             # Said now, not after a ticket was filled in and `y` pressed.
             self.app.notify(refused, severity="error")
             return
-        bridge = getattr(self.app, "bridge", None)
         if bridge is None or bridge.trading is None:
             self.app.notify(getattr(bridge, "trading_reason", "trading is off"), severity="warning")
             return
@@ -174,13 +180,23 @@ class LadderScreen(BaseScreen):
         symbol = self.symbol
 
         def done(order: dict[str, str] | None) -> None:
-            if order is not None:
+            if order is None:
+                return
+
+            def accepted() -> None:
+                # Only a size the exchange took becomes the next ticket's: not a refused typo.
                 self.ticket_qty[order["symbol"]] = order["qty"]
-                bridge.trade(
-                    lambda t: t.place(
-                        order["symbol"], order["side"], order["qty"], order["price"], order["kind"]
-                    )
+
+            bridge.trade(
+                lambda t: t.place(
+                    order["symbol"],
+                    order["side"],
+                    order["qty"],
+                    order["price"],
+                    order["kind"],
+                    on_accepted=accepted,
                 )
+            )
 
         # The size the read-out below the ladder assumes (the last size sent here, else a typical
         # trade's), at least the smallest size the exchange takes: the ticket opens on the order

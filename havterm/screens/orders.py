@@ -18,6 +18,8 @@ from havterm.trading_controller import ORDER_KINDS, OrderRow, TradingController,
 
 Check = Callable[[Decimal | None, Decimal | None], str | None]
 """The instrument's local check of (quantity, price): a one-line reason, or None when it passes."""
+Touch = Callable[[], tuple[Decimal | None, Decimal | None]]
+"""The best bid and ask now (None for a side with no book)."""
 
 
 def _number(text: str) -> Decimal | None:
@@ -85,11 +87,12 @@ class OrderTicket(_Dialog):
     """Side, price, quantity and kind; Enter asks to confirm, ``y`` sends, Escape cancels."""
 
     # Docked at the bottom, the fields on one line: at 80x24 the ladder's rows around the cursor
-    # (the price being traded, and its neighbours) stay in sight above the ticket, undimmed.
+    # (the price being traded, and its neighbours) stay in sight above the ticket, undimmed. The
+    # full width at any size: a narrower box left bits of the status bar and footer at its sides.
     DEFAULT_CSS = """
     OrderTicket { align: center bottom; }
     OrderTicket > Vertical {
-        width: 100%; max-width: 100; height: auto; border: round #7fb2ff; background: #141a22; padding: 0 1;
+        width: 100%; height: auto; border: round #7fb2ff; background: #141a22; padding: 0 1;
     }
     OrderTicket.buy > Vertical { border: round #3fb950; }
     OrderTicket.sell > Vertical { border: round #f85149; }
@@ -116,7 +119,7 @@ class OrderTicket(_Dialog):
         *,
         qty_hint: str = "",
         check: Check | None = None,
-        touch: Callable[[], tuple[Decimal | None, Decimal | None]] | None = None,
+        touch: Touch | None = None,
     ) -> None:
         super().__init__(classes=side)
         self.side = side
@@ -157,8 +160,10 @@ class OrderTicket(_Dialog):
 
     def _disarm(self) -> None:
         # Any edit after the review takes the confirmation back: `y` sends only what was shown.
+        # The last review's error goes too: it was about the values just edited.
         self.armed = None
         self.query_one("#confirm", Label).update("")
+        self._error("")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.review()
@@ -226,10 +231,24 @@ class AmendPrompt(_Dialog):
     """
     BINDINGS: ClassVar = bindings("amend.cancel", "amend.send")
 
-    def __init__(self, order_id: str, qty: str, price: str, *, check: Check | None = None) -> None:
+    def __init__(
+        self,
+        order_id: str,
+        qty: str,
+        price: str,
+        *,
+        check: Check | None = None,
+        side: str = "",
+        symbol: str = "",
+        kind: str = "limit",
+        touch: Touch | None = None,
+    ) -> None:
         super().__init__()
         self.order_id, self.qty, self.price = order_id, qty, price
         self.check = check
+        self.side, self.symbol, self.kind = side, symbol, kind
+        self.touch = touch
+        """The best bid and ask now, for the review's notes, as on the ticket (None: no book)."""
         self.armed: dict[str, str] | None = None
 
     def compose(self) -> ComposeResult:
@@ -246,9 +265,10 @@ class AmendPrompt(_Dialog):
             yield Label("", id="error")
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        # As on the ticket: `y` sends only what the last review showed.
+        # As on the ticket: `y` sends only what the last review showed, and its error goes with it.
         self.armed = None
         self.query_one("#confirm", Label).update("")
+        self.query_one("#error", Label).update("")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.review()
@@ -282,10 +302,23 @@ class AmendPrompt(_Dialog):
             error.update(problem)
             return
         error.update("")
-        self.query_one("#confirm", Label).update(f"amend {', '.join(changes)}?\ny: send · escape: cancel")
+        # The order as it would stand: what is not edited stays as it was.
+        after_qty = q if q is not None else _number(self.qty)
+        notes = self._notes(after_qty, p if p is not None else _number(self.price))
+        self.query_one("#confirm", Label).update(
+            f"amend {', '.join(changes)}?{notes}\ny: send · escape: cancel"
+        )
         # Only what changed is sent (the quantity goes anyway when given: Kraken's amend needs it).
         self.armed = {"qty": qty, "price": price if new_price else ""}
         self.set_focus(None)  # `y` is then the screen's key, not a character in a field
+
+    def _notes(self, qty: Decimal | None, price: Decimal | None) -> str:
+        """The ticket's review notes for the order as amended: its value, and a price that crosses
+        the book or is far from the mid (empty without a side, a quantity or a book)."""
+        if self.side not in ("buy", "sell") or qty is None:
+            return ""
+        bid, ask = self.touch() if self.touch is not None else (None, None)
+        return order_notes(self.side, qty, price, self.kind, bid, ask, self.symbol.partition("/")[2])
 
     def action_send(self) -> None:
         """Send the amend the review showed (nothing before a review)."""
@@ -398,6 +431,9 @@ class OrdersScreen(ModalScreen[None]):
             return
         self._shown = key
         table = self.query_one("#orders", DataTable)
+        # The selection is an order, not a row: when another order fills (or is cancelled) the rows
+        # reorder, and `c` / `a` must still act on the order the trader picked and the detail shows.
+        selected = self._selected()
         cursor = table.cursor_row
         table.clear()
         narrow = width < NARROW
@@ -408,7 +444,11 @@ class OrdersScreen(ModalScreen[None]):
             table.add_row(oid, r.symbol, r.side, r.price, r.qty, r.filled, status, key=r.order_id)
         self._rows = {r.order_id: r for r in view.orders}
         if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1))
+            if selected is not None and selected in self._rows:
+                row = table.get_row_index(selected)
+            else:  # the order left the list: the row now where it was (the detail line says which)
+                row = min(max(cursor, 0), table.row_count - 1)
+            table.move_cursor(row=row)
         self._show_detail()
         # The panel is 96% of the terminal, less its border and padding.
         text = balance_lines(view.balances, max(20, int(width * 0.96) - 4))
@@ -467,6 +507,10 @@ class OrdersScreen(ModalScreen[None]):
             row.qty if row else "",
             row.price if row else "",
             check=lambda q, p: trading.check(symbol, q, p),
+            side=row.side if row else "",
+            symbol=symbol,
+            kind=row.kind if row else "limit",
+            touch=lambda: trading.touch(symbol),
         )
         self.app.push_screen(prompt, done)
 
