@@ -168,6 +168,9 @@ class AnalyticsController:
         """Without level3, the symbols whose L2 queues are estimated (the focused one, own orders')."""
         self._estimates: dict[EstimateKey, tuple[float, FillEstimate]] = {}
         self._asked: dict[EstimateKey, float] = {}
+        # Estimates that could not be prepared (an order past every window the books show), and
+        # when: not tried again for REFRESH_S, so they cannot take every frame's turn from the rest.
+        self._unavailable: dict[EstimateKey, float] = {}
         self._job: asyncio.Future[Any] | None = None
         self._hyp_started = -1e18
         self._job_key: EstimateKey | None = None
@@ -383,8 +386,11 @@ class AnalyticsController:
                         )
                     else:
                         est = None  # nothing bounds the queue: no P(fill)
+                        queue = "beyond the book's window: its queue is unknown"
                     p = est[1].p(30.0) if est is not None and est[1].confidence != "none" else None
                     fill = estimate_text(est[1] if est else None)
+                    if seen is None:
+                        fill = "P(fill) n/a: the books show nothing at this price"
                     lines.append(QueueLine(o.order_id, price_text, head, queue, fill, p))
                     continue
                 est = self._own_estimate(o, placed=True)
@@ -469,6 +475,7 @@ class AnalyticsController:
         for key in stale:
             del self._asked[key]
             self._estimates.pop(key, None)
+            self._unavailable.pop(key, None)
         due = None
         oldest = now - REFRESH_S
         # A cursor's order changes key whenever the book under it moves: at most one new one a second.
@@ -476,6 +483,8 @@ class AnalyticsController:
         for key in self._asked:
             if key[0] == "hyp" and not hyp_ok:
                 continue
+            if self._unavailable.get(key, -1e18) > oldest:
+                continue  # could not be prepared a moment ago: give the others their turn
             done = self._estimates.get(key)
             at = done[0] if done is not None else -1e18
             if at <= oldest:
@@ -484,9 +493,12 @@ class AnalyticsController:
             return
         inputs = self._inputs(due, now)
         if inputs is None:
-            self._asked.pop(due, None)
+            # Nothing to race (the order is past every window the books show, or gone): say so and
+            # move on. The key stays asked for, so it is tried again once REFRESH_S has passed.
             self._estimates.pop(due, None)
+            self._unavailable[due] = now
             return
+        self._unavailable.pop(due, None)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -611,7 +623,7 @@ class AnalyticsController:
             LevelRateView(
                 "bid" if r.side == "buy" else "ask",
                 _price(r.price_ticks, pp),
-                _rate(r.add_rate, qp).removesuffix("/s"),  # the panel's header says lots/s
+                _rate(r.add_rate, qp).removesuffix("/s"),  # the panel's header says size/s (base units)
                 _rate(r.cancel_rate, qp).removesuffix("/s"),
                 _rate(r.fill_rate, qp).removesuffix("/s"),
                 r.adds,

@@ -19,6 +19,7 @@ from havterm.engine.fillprob import RaceJob
 from havterm.engine.fixed import format_units
 from havterm.sim import Exchange, SimConfig
 from havterm.trading_controller import TradingController
+from havterm.widgets.views import QueueLine
 from tests.alerts.helpers import rule
 from tests.analytics.test_loopback import truth
 from tests.waiting import wait_for
@@ -279,4 +280,43 @@ async def test_without_level3_the_queue_is_an_l2_estimate() -> None:
             want = execution_cost(book, "buy", 10_000_000)
             assert buy is not None and buy.source == "l2" and buy.worst_ticks == want.worst_price_ticks
             await trading.cancel(oid)
+            await trading.close()
+
+
+async def test_an_own_order_past_every_window_does_not_starve_the_other_estimates() -> None:
+    # A sell far above the asks is out of sight of level3 and of the L2 book: nothing can be raced
+    # for it. It used to be retried on every frame, so no other estimate ever got its turn.
+    async with Exchange(SimConfig(seed=7, market=False, symbols=(SYMBOL,))) as ex:
+        ex.step(300)
+        client, trading, analytics = dashboard_side(ex, l3=True)
+        eng = ex.book(SYMBOL)
+        async with client:
+            st = client.state.symbol(SYMBOL)
+            await wait_for(
+                lambda: trading.trader.ready and st.l3 is not None and st.l3_state is BookState.SYNCED,
+                10,
+                "level3 and trading",
+            )
+            pp = ex.instruments[SYMBOL].price_precision
+            ask, bid = eng.best_ask(), eng.best_bid()
+            assert ask is not None and bid is not None
+            far = await trading.place(SYMBOL, "sell", "0.01", format_units(ask.price + 5_000, pp), "limit")
+            near = await trading.place(SYMBOL, "buy", "0.01", format_units(bid.price - 6, pp), "limit")
+            far_id, near_id = (x.rsplit("(", 1)[1].rstrip(")") for x in (far, near))
+            await wait_for(lambda: len(analytics.own_lines(SYMBOL)) == 2, 5, "both orders open")
+            for _ in range(40):  # flow on both sides, so the near order has something to race
+                ex.step(1, symbol=SYMBOL)
+                await ex.drain()
+
+            def line(oid: str) -> QueueLine | None:
+                analytics.refresh()
+                return next((x for x in analytics.own_lines(SYMBOL) if x.order_id == oid), None)
+
+            await wait_for(lambda: (x := line(near_id)) is not None and x.p30 is not None, 10, "an estimate")
+            got = line(near_id)
+            assert got is not None and "l3-exact/" in got.fill, got.fill
+            far_line = line(far_id)
+            assert far_line is not None and far_line.p30 is None
+            assert far_line.queue == "beyond the book's window: its queue is unknown"
+            assert far_line.fill == "P(fill) n/a: the books show nothing at this price"
             await trading.close()
