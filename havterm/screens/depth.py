@@ -6,9 +6,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 
 from havterm.screens import BaseScreen, Header, Panel, bindings
-from havterm.widgets.depth import DepthChart
+from havterm.widgets.depth import DepthChart, fill_size_text
 from havterm.widgets.status import symbol_header
-from havterm.widgets.views import BookStatsView, CostView, SymbolView, ViewSource, fmt_qty
+from havterm.widgets.views import BookStatsView, CostView, SymbolView, ViewSource
 
 
 class DepthScreen(BaseScreen):
@@ -66,7 +66,7 @@ class DepthScreen(BaseScreen):
 
     def header_extra(self, view: SymbolView | None) -> str:
         book = view.book if view else None
-        size = fmt_qty(self._fill_qty(), book.qty_precision, 14) if book else "-"
+        size = fill_size_text(self._fill_qty(), book.qty_precision) if book else "-"
         rng = f"±{self.used_bps:.3g} bps" + (" (auto)" if self.range_bps <= 0 else "")
         # What fits after the symbol, badge and last price: the fill size is repeated on the cost
         # lines under the chart, so it goes first; a field is dropped whole, never cut.

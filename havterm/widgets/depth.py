@@ -16,7 +16,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.style import Style
 from rich.text import Text
 
-from havterm.widgets.views import BookStatsView, BookView, CostView, Level, fmt_qty, fmt_units, plural
+from havterm.widgets.views import BookStatsView, BookView, CostView, Level, fmt_units, plural
 
 VBLOCKS = " ▁▂▃▄▅▆▇█"
 BID = Style(color="#4fd17b")
@@ -65,6 +65,12 @@ def axis_labels(lo: float, hi: float, plot_w: int, precision: int) -> list[tuple
                 return marks
             last = marks
         step *= 10
+
+
+def fill_size_text(lots: int, precision: int) -> str:
+    """The fill size as the trader set it: ``16``, ``0.2``, ``0.015625`` (no padding zeros; never cut)."""
+    text = fmt_units(lots, precision)
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def size_labels(top: int, plot_h: int, precision: int) -> dict[int, str]:
@@ -207,7 +213,7 @@ class DepthChart:
                 line.append("".join(run), run_style)
             lines.append(line)
         lines.extend(self._price_axis(book, lo, hi, mid_x, label_w, plot_w, width))
-        qty_text = fmt_qty(self.fill_qty, book.qty_precision, 14)
+        qty_text = fill_size_text(self.fill_qty, book.qty_precision)
         lines.append(self._fill_text(book, buy, f"buy {qty_text}", ASK, width))
         lines.append(self._fill_text(book, sell, f"sell {qty_text}", BID, width))
         lines.append(self._stats_text(self.stats, width))

@@ -282,8 +282,9 @@ def event_lines(
 
 def level_rate_lines(flow: FlowAnalytics | None, width: int, height: int) -> list[Text]:
     """Level3 adds, cancels and fills per second at the top levels, and the detectors' counts."""
-    title = "level3 · lots/s at each level, last minute"
-    out = [Text(title if len(title) <= width else "level3 · lots/s per level, 1 min", style=HEAD, end="")]
+    # Rates are in the pair's base units (BTC for BTC/USD), as the ladder prints sizes: not lots.
+    title = "level3 · size/s at each level, last minute"
+    out = [Text(title if len(title) <= width else "level3 · size/s per level, 1 min", style=HEAD, end="")]
     if flow is None or not flow.l3:
         if width >= 44:
             lines = [

@@ -129,6 +129,26 @@ def _bar(frac: float, width: int, leftward: bool) -> str:
     return s.ljust(width)
 
 
+def fit_own(tag: str, width: int) -> str:
+    """An Own cell (``B 0.05 #4 97%``, ``+`` when several orders share the price) in ``width`` cells.
+
+    Whole fields from the right are dropped, never a number cut (``B 0.00`` would read as
+    nothing left); when not even the size fits, the side and a ``…`` say there is an order.
+    """
+    if len(tag) <= width:
+        return tag
+    more = "+" if tag.endswith("+") else ""
+    words = tag.rstrip("+").split(" ")
+    out = words[0]
+    for word in words[1:]:
+        if len(f"{out} {word}{more}") > width:
+            break
+        out = f"{out} {word}"
+    if out == words[0] and len(words) > 1:
+        out = f"{out} …" if len(out) + 2 <= width else out
+    return (out + more)[:width]
+
+
 def render_row(row: Row, width: int) -> Text:
     """The Rich text of one ladder line at ``width`` cells (pure: testable without an app)."""
     lay = Layout.for_width(width)
@@ -150,7 +170,7 @@ def render_row(row: Row, width: int) -> Text:
         flash = base + FLASH if row.flash else base
         is_bid = row.kind == "bid"
         side = BID if is_bid else ASK
-        text.append(row.own[: lay.own].ljust(lay.own), base + DIM)
+        text.append(fit_own(row.own, lay.own - 1).ljust(lay.own), base + DIM)
         if is_bid:
             text.append(row.cum.rjust(lay.cum) + " ", base + DIM)
             text.append(row.qty.rjust(lay.size), flash + side)

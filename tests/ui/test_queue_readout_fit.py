@@ -42,3 +42,21 @@ def test_the_own_column_header_is_a_whole_word_when_narrow() -> None:
     head = render_row(Row(kind="head"), 80).plain
     assert head.startswith("Own ") and "Own/Qu" not in head
     assert render_row(Row(kind="head"), 140).plain.startswith("Own/Queue")
+
+
+def test_the_own_cell_drops_whole_fields_and_never_cuts_a_number() -> None:
+    from havterm.widgets.ladder import fit_own
+
+    # At 120 columns the cell holds 14 (a space is left before Bid Cum): "100" without its "%" is gone.
+    assert fit_own("B 0.0001 #2 100%", 14) == "B 0.0001 #2"
+    assert fit_own("B 0.0001 #2 100%", 16) == "B 0.0001 #2 100%"
+    # At 80 columns (5 cells) "B 0.00" would read as nothing left: the side and a mark instead.
+    assert fit_own("B 0.0001", 5) == "B …"
+    assert fit_own("S 0.05+", 5) == "S …+"
+    assert fit_own("B 0.01", 9) == "B 0.01"
+
+
+def test_an_own_row_leaves_a_space_before_the_bid_cum_column() -> None:
+    row = Row(kind="bid", price="62997.9", qty="0.06004591", cum="0.78245120", own="B 0.0001 #2 100%")
+    text = render_row(row, 120).plain
+    assert text.startswith("B 0.0001 #2    ") and "#2 100" not in text

@@ -149,16 +149,17 @@ def test_depth_cost_and_stats_lines_drop_whole_fields_never_digits() -> None:
     buy = CostView("buy", "l3", 20000000, 20000000, 630050, "63003.125", "0.50", "0.48", 2, 3)
     thin = CostView("sell", "l2", 10**12, 400000000, 629950, "62995.125", "-0.77", "-0.61", 2, None)
     stats = BookStatsView(10, -0.39, "62998.70", "63001.10", "63000.11", -0.46, "sell")
-    chart = DepthChart(book, 1.0, 20000000, None, (buy, thin), stats)
+    # A fill size with every decimal used, so the lines are as long as they get.
+    chart = DepthChart(book, 1.0, 20000001, None, (buy, thin), stats)
     assert [x.plain for x in chart.lines(80, 12)[-3:]] == [
-        " ┊ buy 0.20000000: VWAP 63003.125  worst 63005.0  0.50 bps vs mid, 0.48 vs best",
-        " ┊ sell 0.20000000: VWAP 62995.125  worst 62995.0",
+        " ┊ buy 0.20000001: VWAP 63003.125  worst 63005.0  0.50 bps vs mid, 0.48 vs best",
+        " ┊ sell 0.20000001: VWAP 62995.125  worst 62995.0",
         " imbalance -0.39 over 10 levels  book pressure -0.46 SELL  microprice 63000.11",
     ]
     assert [x.plain for x in chart.lines(140, 12)[-3:]] == [
-        " ┊ buy 0.20000000: VWAP 63003.125  worst 63005.0  0.50 bps vs mid, 0.48 vs best"
+        " ┊ buy 0.20000001: VWAP 63003.125  worst 63005.0  0.50 bps vs mid, 0.48 vs best"
         "  2 levels, 3 orders (L3)",
-        " ┊ sell 0.20000000: VWAP 62995.125  worst 62995.0  -0.77 bps vs mid, -0.61 vs best  2 levels (L2)"
+        " ┊ sell 0.20000001: VWAP 62995.125  worst 62995.0  -0.77 bps vs mid, -0.61 vs best  2 levels (L2)"
         "  (only 4.00000000 visible)",
         " imbalance -0.39 over 10 levels  book pressure -0.46 SELL  microprice 63000.11"
         "  VWAP bids 62998.70 asks 63001.10",
@@ -236,3 +237,13 @@ def test_the_size_axis_is_labelled_at_round_sizes_on_their_own_rows() -> None:
     # Labels on neighbouring rows would touch: the later one is left out.
     assert size_labels(3, 3, 0) == {2: "1", 0: "3"}
     assert size_labels(0, 10, 8) == {}
+
+
+def test_the_fill_size_is_written_as_set_without_padding_zeros() -> None:
+    from havterm.widgets.depth import fill_size_text
+
+    assert fill_size_text(1_600_000_000, 8) == "16"
+    assert fill_size_text(20_000_000, 8) == "0.2"
+    assert fill_size_text(1_562_500, 8) == "0.015625"
+    assert fill_size_text(123_456_789_012, 8) == "1234.56789012"  # never cut: every digit stays
+    assert fill_size_text(5, 0) == "5"
